@@ -1,0 +1,39 @@
+# Slimage: `make run` starts the product, `make test` runs every check. See README.md.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+
+# Build outside the clone when possible, so fresh clones on the same machine reuse the build.
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/slimage/target
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/end2end/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+
+.PHONY: run test bootstrap fmt-check lint unit-tests e2e build-release build-debug
+
+## Start Slimage on http://127.0.0.1:3000 (SQLite in ./data); environment variables override.
+run: bootstrap build-release
+	exec "$(CARGO_TARGET_DIR)/release/server"
+
+## Every check: formatting, lints, unit + integration tests on SQLite and PostgreSQL, end-to-end.
+test: bootstrap fmt-check lint unit-tests e2e
+
+bootstrap:
+	scripts/bootstrap.sh
+
+build-release:
+	cargo leptos build --release
+
+build-debug:
+	cargo leptos build
+
+fmt-check:
+	cargo fmt --all -- --check
+
+lint:
+	cargo clippy --locked -p engine -p server --all-targets -- -D warnings
+	cargo clippy --locked -p app --features ssr --all-targets -- -D warnings
+	cargo clippy --locked -p frontend -p app --target wasm32-unknown-unknown -- -D warnings
+
+unit-tests:
+	scripts/with-postgres.sh cargo test --locked -p engine -p app -p server --features app/ssr
+
+e2e: build-debug
+	cd end2end && playwright test

@@ -1,0 +1,38 @@
+//! The state shared by every request handler and server function.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use leptos::prelude::{use_context, LeptosOptions};
+
+use super::{db::Db, storage::Storage};
+use crate::error::AppError;
+
+/// Settings the application logic needs at run time (the process configuration stays in `server`).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The address users reach Slimage at, e.g. `https://slimage.example`; links and origins
+    /// are checked against it.
+    pub public_url: url::Url,
+}
+
+/// Everything a handler can reach: built once at startup by the server.
+#[derive(Clone, Debug, FromRef)]
+pub struct AppState {
+    /// Leptos' rendering options (site root, output name, address).
+    pub leptos_options: LeptosOptions,
+    /// The database.
+    pub db: Db,
+    /// File storage.
+    pub storage: Storage,
+    /// Application settings.
+    pub settings: Arc<Settings>,
+}
+
+/// The [`AppState`] inside a server function (provided as context by the server's router).
+pub fn app_state() -> Result<AppState, AppError> {
+    use_context::<AppState>().ok_or_else(|| {
+        tracing::error!("AppState missing from the server function context");
+        AppError::Internal
+    })
+}

@@ -1,0 +1,304 @@
+//! Process configuration, read from environment variables once at startup.
+//!
+//! This is the only module that reads the environment. Every variable is parsed and validated
+//! here; an error names the variable and says what is wrong, and secrets are redacted in `Debug`.
+//! `.env.example` documents every variable.
+
+use std::{
+    net::{IpAddr, Ipv4Addr, SocketAddr},
+    path::PathBuf,
+};
+
+use app::ssr::{db::Backend, secret::Secret};
+use leptos::config::{Env, LeptosOptions};
+use url::Url;
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines (the default).
+    Pretty,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// A configuration value that cannot be used, with the variable it came from.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{variable}: {reason}")]
+pub struct ConfigError {
+    /// The environment variable at fault.
+    pub variable: &'static str,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl ConfigError {
+    fn new(variable: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            variable,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Where cargo-leptos put the compiled site (JS, WASM, CSS, public assets).
+#[derive(Debug, Clone)]
+pub struct SiteFiles {
+    /// `LEPTOS_OUTPUT_NAME`: base name of the JS/WASM/CSS files (default `slimage`).
+    pub output_name: String,
+    /// `LEPTOS_SITE_ROOT`: the directory served as static files (default `target/site`).
+    pub site_root: String,
+    /// `LEPTOS_SITE_PKG_DIR`: the directory under the site root with the bundle (default `pkg`).
+    pub site_pkg_dir: String,
+    /// `LEPTOS_ENV`: `DEV` or `PROD` (default `PROD`).
+    pub env: Env,
+    /// `LEPTOS_RELOAD_PORT`: live-reload port used by `cargo leptos watch` (default 3001).
+    pub reload_port: u32,
+}
+
+/// The whole process configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `DATABASE_URL`: `sqlite://…` or `postgres://…`; default `sqlite://<DATA_DIR>/slimage.db`.
+    pub database_url: Secret<String>,
+    /// `DATA_DIR`: where the SQLite database and stored files live by default (default `data`).
+    pub data_dir: PathBuf,
+    /// `LEPTOS_SITE_ADDR`: the address to listen on (default `127.0.0.1:3000`; port 0 = any).
+    pub site_addr: SocketAddr,
+    /// `PUBLIC_URL`: the address users reach the service at (default `http://<LEPTOS_SITE_ADDR>`).
+    pub public_url: Url,
+    /// `LOG_FORMAT`: `pretty` (default) or `json`.
+    pub log_format: LogFormat,
+    /// `RUST_LOG`: the tracing filter (default `info,sqlx=warn`).
+    pub log_filter: String,
+    /// The compiled site's location.
+    pub site: SiteFiles,
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var_os(name).map(|v| v.into_string()))
+    }
+
+    /// Reads the configuration through `lookup` (tests pass a map). A variable set to the empty
+    /// string counts as unset, so a blank line in an env file falls back to the default.
+    pub fn from_lookup<F>(lookup: F) -> Result<Self, ConfigError>
+    where
+        F: Fn(&'static str) -> Option<Result<String, std::ffi::OsString>>,
+    {
+        let var = |name: &'static str| -> Result<Option<String>, ConfigError> {
+            match lookup(name) {
+                None => Ok(None),
+                Some(Err(_)) => Err(ConfigError::new(name, "is not valid UTF-8")),
+                Some(Ok(value)) if value.trim().is_empty() => Ok(None),
+                Some(Ok(value)) => Ok(Some(value.trim().to_string())),
+            }
+        };
+
+        let data_dir = PathBuf::from(var("DATA_DIR")?.unwrap_or_else(|| "data".into()));
+
+        let database_url = match var("DATABASE_URL")? {
+            Some(url) => {
+                Backend::from_url(&url)
+                    .map_err(|e| ConfigError::new("DATABASE_URL", e.to_string()))?;
+                url
+            }
+            None => format!("sqlite://{}", data_dir.join("slimage.db").display()),
+        };
+
+        let site_addr: SocketAddr = match var("LEPTOS_SITE_ADDR")? {
+            Some(addr) => addr.parse().map_err(|_| {
+                ConfigError::new(
+                    "LEPTOS_SITE_ADDR",
+                    format!("{addr:?} is not an IP address and port, e.g. 127.0.0.1:3000"),
+                )
+            })?,
+            None => SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 3000),
+        };
+
+        let public_url = match var("PUBLIC_URL")? {
+            Some(url) => parse_public_url(&url)?,
+            None => default_public_url(site_addr),
+        };
+
+        let log_format = match var("LOG_FORMAT")?.as_deref() {
+            None | Some("pretty") => LogFormat::Pretty,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "LOG_FORMAT",
+                    format!("{other:?} is not one of: pretty, json"),
+                ))
+            }
+        };
+
+        let env = match var("LEPTOS_ENV")?
+            .as_deref()
+            .map(str::to_ascii_uppercase)
+            .as_deref()
+        {
+            None | Some("PROD") | Some("PRODUCTION") => Env::PROD,
+            Some("DEV") | Some("DEVELOPMENT") => Env::DEV,
+            Some(_) => return Err(ConfigError::new("LEPTOS_ENV", "must be DEV or PROD")),
+        };
+        let reload_port = match var("LEPTOS_RELOAD_PORT")? {
+            Some(port) => port
+                .parse::<u16>()
+                .map_err(|_| ConfigError::new("LEPTOS_RELOAD_PORT", "must be a port number"))?
+                .into(),
+            None => 3001,
+        };
+
+        Ok(Self {
+            database_url: Secret::new(database_url),
+            data_dir,
+            site_addr,
+            public_url,
+            log_format,
+            log_filter: var("RUST_LOG")?.unwrap_or_else(|| "info,sqlx=warn".into()),
+            site: SiteFiles {
+                output_name: var("LEPTOS_OUTPUT_NAME")?.unwrap_or_else(|| "slimage".into()),
+                site_root: var("LEPTOS_SITE_ROOT")?.unwrap_or_else(|| "target/site".into()),
+                site_pkg_dir: var("LEPTOS_SITE_PKG_DIR")?.unwrap_or_else(|| "pkg".into()),
+                env,
+                reload_port,
+            },
+        })
+    }
+
+    /// The directory uploaded and compressed files are stored in.
+    pub fn files_dir(&self) -> PathBuf {
+        self.data_dir.join("files")
+    }
+
+    /// Leptos' options for rendering and serving the site, listening on `site_addr`.
+    pub fn leptos_options(&self, site_addr: SocketAddr) -> LeptosOptions {
+        LeptosOptions::builder()
+            .output_name(self.site.output_name.as_str())
+            .site_root(self.site.site_root.as_str())
+            .site_pkg_dir(self.site.site_pkg_dir.as_str())
+            .env(self.site.env.clone())
+            .site_addr(site_addr)
+            .reload_port(self.site.reload_port)
+            .build()
+    }
+}
+
+fn parse_public_url(value: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(value).map_err(|e| {
+        ConfigError::new(
+            "PUBLIC_URL",
+            format!("{value:?} is not a URL ({e}), e.g. https://slimage.example"),
+        )
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(ConfigError::new(
+            "PUBLIC_URL",
+            "must be an http:// or https:// URL with a host",
+        ));
+    }
+    if url.path() != "/" || url.query().is_some() {
+        return Err(ConfigError::new(
+            "PUBLIC_URL",
+            "must not have a path or query: Slimage is served at the root",
+        ));
+    }
+    Ok(url)
+}
+
+fn default_public_url(addr: SocketAddr) -> Url {
+    let host = match addr.ip() {
+        ip if ip.is_unspecified() => "127.0.0.1".to_string(),
+        IpAddr::V6(ip) => format!("[{ip}]"),
+        IpAddr::V4(ip) => ip.to_string(),
+    };
+    Url::parse(&format!("http://{host}:{}", addr.port()))
+        .expect("a socket address makes a valid URL")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config(vars: &[(&'static str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<&str, String> = vars.iter().map(|(k, v)| (*k, v.to_string())).collect();
+        Config::from_lookup(|name| vars.get(name).cloned().map(Ok))
+    }
+
+    #[test]
+    fn defaults_serve_sqlite_under_data_on_localhost_3000() {
+        let config = config(&[]).unwrap();
+        assert_eq!(config.database_url.expose(), "sqlite://data/slimage.db");
+        assert_eq!(config.files_dir(), PathBuf::from("data/files"));
+        assert_eq!(config.site_addr.to_string(), "127.0.0.1:3000");
+        assert_eq!(config.public_url.as_str(), "http://127.0.0.1:3000/");
+        assert_eq!(config.log_format, LogFormat::Pretty);
+        assert_eq!(config.site.site_root, "target/site");
+    }
+
+    #[test]
+    fn variables_override_the_defaults() {
+        let config = config(&[
+            ("DATA_DIR", "/srv/slimage"),
+            ("LEPTOS_SITE_ADDR", "0.0.0.0:8080"),
+            ("LOG_FORMAT", "json"),
+        ])
+        .unwrap();
+        assert_eq!(
+            config.database_url.expose(),
+            "sqlite:///srv/slimage/slimage.db"
+        );
+        assert_eq!(config.files_dir(), PathBuf::from("/srv/slimage/files"));
+        assert_eq!(config.public_url.as_str(), "http://127.0.0.1:8080/");
+        assert_eq!(config.log_format, LogFormat::Json);
+
+        let config = config_with_pg();
+        assert_eq!(config.public_url.as_str(), "https://img.example/");
+    }
+
+    fn config_with_pg() -> Config {
+        config(&[
+            ("DATABASE_URL", "postgres://slimage:pw@db/slimage"),
+            ("PUBLIC_URL", "https://img.example"),
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn each_bad_value_is_refused_naming_its_variable() {
+        let cases: [(&'static str, &str); 7] = [
+            ("DATABASE_URL", "mysql://localhost/slimage"),
+            ("LEPTOS_SITE_ADDR", "localhost"),
+            ("LEPTOS_SITE_ADDR", "127.0.0.1:99999"),
+            ("PUBLIC_URL", "slimage.example"),
+            ("PUBLIC_URL", "https://slimage.example/app"),
+            ("LOG_FORMAT", "xml"),
+            ("LEPTOS_ENV", "staging"),
+        ];
+        for (variable, value) in cases {
+            let error = config(&[(variable, value)]).unwrap_err();
+            assert_eq!(error.variable, variable, "{value}");
+            assert!(error.to_string().starts_with(&format!("{variable}: ")));
+            assert!(!error.to_string().contains('\n'));
+        }
+    }
+
+    #[test]
+    fn a_non_utf8_value_is_refused_naming_its_variable() {
+        let error = Config::from_lookup(|name| {
+            (name == "DATA_DIR").then(|| Err(std::ffi::OsString::from("x")))
+        })
+        .unwrap_err();
+        assert_eq!(error.variable, "DATA_DIR");
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_database_password() {
+        let shown = format!("{:?}", config_with_pg());
+        assert!(!shown.contains("pw@"), "{shown}");
+        assert!(shown.contains("[redacted]"));
+    }
+}

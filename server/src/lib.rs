@@ -1,0 +1,9 @@
+//! The Slimage server as a library, so that tests run the real router on port 0 with their own
+//! database and storage. `main.rs` only parses the command line and calls [`cli::run`].
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod config;
+pub mod health;
+pub mod startup;
+pub mod telemetry;

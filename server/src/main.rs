@@ -1,0 +1,36 @@
+//! The `server` binary: configuration from the environment, then the command.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use server::{cli, config::Config, telemetry};
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("slimage: configuration error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(config.log_format, &config.log_filter);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("slimage: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(cli::run(args, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // One line, so that the operator sees the cause rather than a backtrace.
+            eprintln!("slimage: {}", error.to_string().replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}

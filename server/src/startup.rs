@@ -1,0 +1,169 @@
+//! Building the application from its configuration, and running it until shutdown.
+
+use std::{future::Future, net::SocketAddr, sync::Arc};
+
+use app::{
+    error::AppError,
+    shell,
+    ssr::{
+        db::{Db, DbError},
+        state::{AppState, Settings},
+        storage::{Storage, StorageError},
+    },
+    App,
+};
+use axum::{middleware, response::IntoResponse, routing::get, Router};
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::{config::Config, health, telemetry};
+
+/// Why the server could not start; each names the variable to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The database could not be opened or migrated.
+    #[error("DATABASE_URL: {0}")]
+    Database(#[from] DbError),
+    /// The storage directory cannot be used.
+    #[error("DATA_DIR: {0}")]
+    Storage(#[from] StorageError),
+    /// The listening address cannot be bound.
+    #[error("LEPTOS_SITE_ADDR: cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// Why the operating system refused.
+        source: std::io::Error,
+    },
+    /// The server stopped with an I/O error.
+    #[error("server error: {0}")]
+    Serve(#[source] std::io::Error),
+}
+
+/// Opens the configured database and applies pending migrations.
+pub async fn open_database(config: &Config) -> Result<Db, StartupError> {
+    let db = Db::connect(config.database_url.expose()).await?;
+    db.migrate().await?;
+    Ok(db)
+}
+
+/// A built application: listening socket bound, database migrated, router ready.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+}
+
+impl Application {
+    /// Binds the address, opens the database and storage, and builds the router.
+    pub async fn build(config: &Config) -> Result<Self, StartupError> {
+        let listener = TcpListener::bind(config.site_addr)
+            .await
+            .map_err(|source| StartupError::Bind {
+                addr: config.site_addr,
+                source,
+            })?;
+        let local_addr = listener.local_addr().map_err(StartupError::Serve)?;
+        let db = open_database(config).await?;
+        let storage = Storage::local(&config.files_dir())?;
+        let state = AppState {
+            leptos_options: config.leptos_options(local_addr),
+            db,
+            storage,
+            settings: Arc::new(Settings {
+                public_url: config.public_url.clone(),
+            }),
+        };
+        let router = router(state.clone());
+        Ok(Self {
+            listener,
+            router,
+            state,
+        })
+    }
+
+    /// The address actually listened on (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// The shared state the router was built with.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then lets in-flight requests finish.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartupError> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(StartupError::Serve)?;
+        self.state.db.close().await;
+        tracing::info!("shut down cleanly");
+        Ok(())
+    }
+}
+
+/// The whole router: plain routes, then the Leptos pages and server functions, then static files.
+pub fn router(state: AppState) -> Router {
+    let leptos_options = state.leptos_options.clone();
+    let routes = generate_route_list(App);
+    let context = {
+        let state = state.clone();
+        move || provide_context(state.clone())
+    };
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route(
+            "/api/{*rest}",
+            axum::routing::any(|| async { AppError::NotFound }),
+        )
+        .leptos_routes_with_context(&state, routes, context.clone(), {
+            let options = leptos_options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(context, shell))
+        .layer(CatchPanicLayer::custom(|_| {
+            tracing::error!("a request handler panicked");
+            AppError::Internal.into_response()
+        }))
+        .layer(middleware::from_fn(telemetry::request_context))
+        .with_state(state)
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops the server");
+                std::future::pending::<()>().await
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}

@@ -1,0 +1,124 @@
+//! The `server` binary as an operator meets it: clear one-line errors for bad configuration,
+//! migrations on demand, and a clean exit on SIGTERM.
+
+use std::{
+    io::{BufRead, BufReader},
+    net::TcpListener,
+    process::{Command, Output, Stdio},
+};
+
+fn server(data_dir: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("DATA_DIR", data_dir)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null());
+    command
+}
+
+fn fails_with_one_line_naming(output: Output, variable: &str) {
+    assert!(!output.status.success(), "the server started");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "expected one line, got: {stderr}");
+    assert!(
+        lines[0].contains(variable),
+        "{variable} not named in: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn a_database_url_of_an_unknown_kind_stops_startup_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = server(dir.path())
+        .env("DATABASE_URL", "mysql://localhost/slimage")
+        .output()
+        .unwrap();
+    fails_with_one_line_naming(output, "DATABASE_URL");
+}
+
+#[test]
+fn an_unreachable_database_stops_startup_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // A port that was free a moment ago: nothing answers there.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let output = server(dir.path())
+        .env(
+            "DATABASE_URL",
+            format!("postgres://nobody@127.0.0.1:{port}/slimage"),
+        )
+        .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
+        .output()
+        .unwrap();
+    fails_with_one_line_naming(output, "DATABASE_URL");
+}
+
+#[test]
+fn a_malformed_site_address_stops_startup_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = server(dir.path())
+        .env("LEPTOS_SITE_ADDR", "localhost:port")
+        .output()
+        .unwrap();
+    fails_with_one_line_naming(output, "LEPTOS_SITE_ADDR");
+}
+
+#[test]
+fn a_site_address_in_use_stops_startup_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let output = server(dir.path())
+        .env("LEPTOS_SITE_ADDR", taken.local_addr().unwrap().to_string())
+        .output()
+        .unwrap();
+    fails_with_one_line_naming(output, "LEPTOS_SITE_ADDR");
+}
+
+#[test]
+fn migrate_creates_the_default_sqlite_database_under_data_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = server(dir.path()).arg("migrate").output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(dir.path().join("slimage.db").exists());
+}
+
+#[test]
+fn sigterm_stops_the_server_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = server(dir.path())
+        .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until it says it is listening, then ask it to stop.
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let listening = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .any(|l| l.contains("Slimage is listening"));
+    assert!(listening, "the server never reported listening");
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "exit status {status}; output: {rest:?}");
+    assert!(
+        rest.iter().any(|l| l.contains("shut down cleanly")),
+        "{rest:?}"
+    );
+}
