@@ -43,7 +43,7 @@ fi
 # 3. wasm-bindgen CLI at exactly Cargo.lock's wasm-bindgen. Not --locked: 0.2.130's own lock
 #    names a webpki-roots release crates.io no longer serves.
 [ -f Cargo.lock ] || cargo generate-lockfile
-WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[" ]|version=/, ""); print; exit }' Cargo.lock)
+WASM_BINDGEN_VERSION=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"$/\1/p')
 [ -n "$WASM_BINDGEN_VERSION" ] || die "wasm-bindgen not found in Cargo.lock"
 if [ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
   say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION"

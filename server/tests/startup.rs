@@ -1,6 +1,8 @@
 //! The `server` binary as an operator meets it: clear one-line errors for bad configuration,
 //! migrations on demand, and a clean exit on SIGTERM.
 
+mod common;
+
 use std::{
     io::{BufRead, BufReader},
     net::TcpListener,
@@ -121,4 +123,34 @@ fn sigterm_stops_the_server_cleanly() {
         rest.iter().any(|l| l.contains("shut down cleanly")),
         "{rest:?}"
     );
+}
+
+#[test]
+fn a_missing_postgres_database_is_created_and_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin = common::postgres_admin_url();
+    let name = format!("slimage_test_{}", uuid::Uuid::new_v4().simple());
+    let mut url = url::Url::parse(&admin).unwrap();
+    url.set_path(&name);
+    let output = server(dir.path())
+        .env("DATABASE_URL", url.as_str())
+        .arg("migrate")
+        .output()
+        .unwrap();
+    // Drop it again whatever happened, through the helper that drops test databases.
+    let database = common::PostgresDatabase::adopt(&admin, &name);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let exists = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use sqlx::Connection;
+        let mut connection = sqlx::PgConnection::connect(&database.url).await.unwrap();
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM _sqlx_migrations")
+            .fetch_one(&mut connection)
+            .await
+            .is_ok()
+    });
+    assert!(exists, "the migrations table is missing");
 }

@@ -49,7 +49,7 @@ pub fn Faq(entries: Vec<FaqEntry>) -> impl IntoView {
                             </span>
                         </button>
                     </h3>
-                    <p id=answer_id class="mt-2 text-slate-600" class:hidden=move || !expanded()>
+                    <p id=answer_id class="mt-2 text-sm leading-6 text-slate-600" class:hidden=move || !expanded()>
                         {entry.answer}
                     </p>
                 </div>

@@ -6,10 +6,10 @@
 use std::{path::Path, str::FromStr, time::Duration};
 
 use sqlx::{
-    migrate::Migrator,
+    migrate::{MigrateDatabase, Migrator},
     postgres::{PgConnectOptions, PgPoolOptions},
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
-    Connection, PgConnection, PgPool, SqlitePool,
+    Connection, PgConnection, PgPool, Postgres, SqlitePool,
 };
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -93,12 +93,16 @@ impl Db {
                     PgConnectOptions::from_str(url).map_err(|e| DbError::Url(e.to_string()))?;
                 // One direct attempt first: the pool retries until its timeout and then reports
                 // only "timed out", hiding the cause (refused, unknown host, bad password).
-                PgConnection::connect_with(&options)
-                    .await
-                    .map_err(DbError::Connect)?
-                    .close()
-                    .await
-                    .map_err(DbError::Connect)?;
+                // A database that does not exist yet is created, as the SQLite file is.
+                match PgConnection::connect_with(&options).await {
+                    Ok(connection) => connection.close().await.map_err(DbError::Connect)?,
+                    Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("3D000") => {
+                        Postgres::create_database(url)
+                            .await
+                            .map_err(DbError::Connect)?;
+                    }
+                    Err(e) => return Err(DbError::Connect(e)),
+                }
                 let pool = PgPoolOptions::new()
                     .max_connections(16)
                     .acquire_timeout(Duration::from_secs(10))

@@ -125,12 +125,17 @@ impl PostgresDatabase {
             .execute(&mut admin)
             .await
             .expect("create test database");
-        let mut url = url::Url::parse(&admin_url).expect("TEST_DATABASE_URL is a URL");
-        url.set_path(&name);
+        Self::adopt(&admin_url, &name)
+    }
+
+    /// Takes charge of dropping database `name` on the server of `admin_url`.
+    pub fn adopt(admin_url: &str, name: &str) -> Self {
+        let mut url = url::Url::parse(admin_url).expect("TEST_DATABASE_URL is a URL");
+        url.set_path(name);
         Self {
             url: url.to_string(),
-            name,
-            admin_url,
+            name: name.to_string(),
+            admin_url: admin_url.to_string(),
         }
     }
 }
