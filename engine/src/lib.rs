@@ -1,11 +1,225 @@
 //! Slimage's compression engine.
 //!
-//! The engine knows nothing of users, plans, HTTP or databases: it takes the bytes of an image and
-//! returns smaller bytes with a report, or a typed error. The codecs arrive with their own issue;
-//! what lives here now is the part every caller already relies on: recognising what a file is from
-//! its bytes, never from its name.
+//! [`compress`] takes the bytes of an image and [`CompressOptions`], and returns smaller bytes
+//! with a report ([`Compressed`]) or a typed [`EngineError`]. It knows nothing of users, plans,
+//! HTTP or databases; it is synchronous, deterministic for the same input and options, and safe
+//! to call from many threads at once. The format is always recognised from the bytes.
 #![forbid(unsafe_code)]
 
+mod decode;
+mod error;
+mod jpeg;
+mod options;
+mod png;
+mod score;
+mod search;
 mod sniff;
 
+pub use error::EngineError;
+pub use options::{CompressOptions, Limits, Mode, OutputFormat, BALANCED_TARGET, SMALL_TARGET};
 pub use sniff::{sniff_format, ImageFormat};
+
+use decode::Decoded;
+use score::Reference;
+
+/// The result of [`compress`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Compressed {
+    /// The output file.
+    pub bytes: Vec<u8>,
+    /// The output's format.
+    pub format: ImageFormat,
+    /// Width of the output in pixels.
+    pub width: u32,
+    /// Height of the output in pixels.
+    pub height: u32,
+    /// Size of the input in bytes.
+    pub input_bytes: usize,
+    /// Size of the output in bytes.
+    pub output_bytes: usize,
+    /// SSIMULACRA2 score of the output against the input (100 = identical), or `None` for images
+    /// too small to measure (under 8 pixels on a side; those are only compressed losslessly).
+    pub score: Option<f64>,
+    /// Whether the output is the input unchanged, because nothing smaller was found.
+    pub kept_original: bool,
+}
+
+/// Compresses one image. See the crate documentation.
+pub fn compress(input: &[u8], options: &CompressOptions) -> Result<Compressed, EngineError> {
+    if input.is_empty() {
+        return Err(EngineError::Empty);
+    }
+    if input.len() > options.limits.max_input_bytes {
+        return Err(EngineError::InputTooLarge {
+            size: input.len(),
+            limit: options.limits.max_input_bytes,
+        });
+    }
+    let format = sniff_format(input).ok_or(EngineError::UnsupportedFormat)?;
+    // The decoders and encoders are written to return errors, but a panic in any of them must
+    // still reach the caller as an error, never take the process down.
+    std::panic::catch_unwind(|| compress_sniffed(input, format, options)).unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown fault".into());
+        Err(EngineError::Malformed {
+            format: format_name(format),
+            reason: format!("decoder fault: {what}"),
+        })
+    })
+}
+
+fn format_name(format: ImageFormat) -> &'static str {
+    match format {
+        ImageFormat::Png => "PNG",
+        ImageFormat::Jpeg => "JPEG",
+        ImageFormat::WebP => "WebP",
+        ImageFormat::Gif => "GIF",
+        ImageFormat::Bmp => "BMP",
+        ImageFormat::Tiff => "TIFF",
+        ImageFormat::Avif => "AVIF",
+    }
+}
+
+fn output_format(input: ImageFormat, requested: OutputFormat) -> ImageFormat {
+    match (requested, input) {
+        (OutputFormat::Png, _) => ImageFormat::Png,
+        (OutputFormat::Jpeg, _) => ImageFormat::Jpeg,
+        (OutputFormat::Same, ImageFormat::Jpeg) => ImageFormat::Jpeg,
+        (OutputFormat::Same, _) => ImageFormat::Png,
+    }
+}
+
+/// An encoded candidate with its measured score.
+struct Candidate {
+    bytes: Vec<u8>,
+    score: Option<f64>,
+}
+
+fn compress_sniffed(
+    input: &[u8],
+    format: ImageFormat,
+    options: &CompressOptions,
+) -> Result<Compressed, EngineError> {
+    let image = decode::decode(input, format, &options.limits)?;
+    let out_format = output_format(format, options.format);
+    let candidate = match out_format {
+        ImageFormat::Png => compress_png(input, format, &image, options.mode)?,
+        ImageFormat::Jpeg => compress_jpeg(format, &image, options)?,
+        other => unreachable!("output_format never chooses {other:?}"),
+    };
+    let (width, height) = (image.width, image.height);
+    let report = |bytes: Vec<u8>, format, score, kept_original| Compressed {
+        output_bytes: bytes.len(),
+        bytes,
+        format,
+        width,
+        height,
+        input_bytes: input.len(),
+        score,
+        kept_original,
+    };
+    // Never larger: unless the caller asked for a format by name, a result that does not beat the
+    // input gives the input back unchanged.
+    let explicit_conversion = options.format != OutputFormat::Same && out_format != format;
+    Ok(match candidate {
+        Some(c) if c.bytes.len() < input.len() || explicit_conversion => {
+            report(c.bytes, out_format, c.score, false)
+        }
+        _ => report(input.to_vec(), format, Some(100.0), true),
+    })
+}
+
+/// PNG output; `None` when only the original will do (lossless mode on a PNG that cannot shrink).
+fn compress_png(
+    input: &[u8],
+    format: ImageFormat,
+    image: &Decoded,
+    mode: Mode,
+) -> Result<Option<Candidate>, EngineError> {
+    let lossless = || -> Result<Candidate, EngineError> {
+        let bytes = if format == ImageFormat::Png {
+            png::optimize(input)?
+        } else {
+            png::encode_lossless(image)?
+        };
+        Ok(Candidate {
+            bytes,
+            score: Some(100.0),
+        })
+    };
+    let reference = Reference::new(&image.rgba, image.width, image.height, image.has_alpha);
+    if !reference.scorable() {
+        return lossless().map(Some);
+    }
+    match mode {
+        Mode::Lossless => lossless().map(Some),
+        Mode::Quality(quality) => {
+            let (bytes, score) = png::encode_lossy_at(image, &reference, quality)?;
+            Ok(Some(Candidate { bytes, score }))
+        }
+        Mode::Balanced | Mode::Small | Mode::Target(_) => {
+            let target = mode.target_score().expect("searching modes have a target");
+            match png::encode_lossy_for_target(image, &reference, target)? {
+                Some((bytes, score)) => Ok(Some(Candidate {
+                    bytes,
+                    score: Some(score),
+                })),
+                None => lossless().map(Some),
+            }
+        }
+    }
+}
+
+/// JPEG output; `None` when only the original will do.
+fn compress_jpeg(
+    format: ImageFormat,
+    image: &Decoded,
+    options: &CompressOptions,
+) -> Result<Option<Candidate>, EngineError> {
+    let background = match (image.has_alpha, options.background) {
+        (false, _) => [0, 0, 0],
+        (true, Some(background)) => background,
+        (true, None) => {
+            return Err(EngineError::Conversion(
+                "the image is transparent and JPEG is not: choose a background colour to flatten it onto, or another format"
+                    .into(),
+            ))
+        }
+    };
+    let rgb = jpeg::rgb_pixels(image, background);
+    // The reference is the image as the caller agreed to see it: flattened, fully opaque.
+    let flattened: Vec<u8> = rgb
+        .chunks_exact(3)
+        .flat_map(|p| [p[0], p[1], p[2], 255])
+        .collect();
+    let reference = Reference::new(&flattened, image.width, image.height, false);
+    let icc = image.icc_profile.as_deref();
+    let at_quality = |quality| -> Result<Candidate, EngineError> {
+        let (bytes, score) = jpeg::encode_at(image, &rgb, &reference, quality, icc)?;
+        Ok(Candidate { bytes, score })
+    };
+    match options.mode {
+        // Re-encoding a JPEG is never lossless: lossless mode keeps a JPEG as it is.
+        Mode::Lossless if format == ImageFormat::Jpeg => Ok(None),
+        Mode::Lossless => Err(EngineError::Conversion(
+            "JPEG cannot hold an image losslessly: choose PNG, or a lossy mode".into(),
+        )),
+        Mode::Quality(quality) => at_quality(quality).map(Some),
+        _ if !reference.scorable() => at_quality(95).map(Some),
+        mode => {
+            let target = mode.target_score().expect("searching modes have a target");
+            match jpeg::encode_for_target(image, &rgb, &reference, target, icc)? {
+                Some((bytes, score)) => Ok(Some(Candidate {
+                    bytes,
+                    score: Some(score),
+                })),
+                // A JPEG no quality can match stays as it was; other inputs get the best JPEG.
+                None if format == ImageFormat::Jpeg => Ok(None),
+                None => at_quality(100).map(Some),
+            }
+        }
+    }
+}

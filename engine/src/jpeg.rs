@@ -1,0 +1,86 @@
+//! JPEG output through mozjpeg: progressive, trellis quantisation, optimised Huffman tables,
+//! with the quality searched per image for the smallest file that keeps the target score.
+
+use crate::{decode::Decoded, score::Reference, search, EngineError};
+
+/// The qualities the search moves between; below 30 JPEG artefacts dominate any image.
+const LOWEST_QUALITY: u8 = 30;
+const HIGHEST_QUALITY: u8 = 95;
+
+/// RGB pixels (alpha composited over `background` when the image uses transparency).
+pub fn rgb_pixels(image: &Decoded, background: [u8; 3]) -> Vec<u8> {
+    image
+        .rgba
+        .chunks_exact(4)
+        .flat_map(|p| {
+            let a = u32::from(p[3]);
+            std::array::from_fn::<u8, 3, _>(|c| {
+                ((u32::from(p[c]) * a + u32::from(background[c]) * (255 - a) + 127) / 255) as u8
+            })
+        })
+        .collect()
+}
+
+/// Encodes RGB pixels at `quality` (1–100).
+pub fn encode(
+    rgb: &[u8],
+    width: u32,
+    height: u32,
+    quality: u8,
+    icc: Option<&[u8]>,
+) -> Result<Vec<u8>, EngineError> {
+    let encode_error = |e: std::io::Error| EngineError::Encode(format!("mozjpeg: {e}"));
+    let mut compress = mozjpeg::Compress::new(mozjpeg::ColorSpace::JCS_RGB);
+    compress.set_size(width as usize, height as usize);
+    compress.set_quality(f32::from(quality.clamp(1, 100)));
+    compress.set_progressive_mode();
+    compress.set_optimize_coding(true);
+    compress.set_optimize_scans(true);
+    let mut started = compress.start_compress(Vec::new()).map_err(encode_error)?;
+    if let Some(icc) = icc {
+        started.write_icc_profile(icc);
+    }
+    started.write_scanlines(rgb).map_err(encode_error)?;
+    started.finish().map_err(encode_error)
+}
+
+/// Decodes a JPEG the engine just wrote back to RGBA, to score it.
+fn decode_rgba(jpeg: &[u8]) -> Result<Vec<u8>, EngineError> {
+    image::load_from_memory_with_format(jpeg, image::ImageFormat::Jpeg)
+        .map(|image| image.into_rgba8().into_raw())
+        .map_err(|e| EngineError::Encode(format!("re-reading our JPEG: {e}")))
+}
+
+/// The smallest JPEG whose score reaches `target`, with its score; `None` when even the highest
+/// quality falls short.
+pub fn encode_for_target(
+    image: &Decoded,
+    rgb: &[u8],
+    reference: &Reference,
+    target: f64,
+    icc: Option<&[u8]>,
+) -> Result<Option<(Vec<u8>, f64)>, EngineError> {
+    search::lowest_passing(
+        LOWEST_QUALITY,
+        HIGHEST_QUALITY,
+        |quality| {
+            let jpeg = encode(rgb, image.width, image.height, quality, icc)?;
+            let score = reference.score(&decode_rgba(&jpeg)?).unwrap_or(0.0);
+            Ok((score, jpeg))
+        },
+        target,
+    )
+}
+
+/// A JPEG at a fixed quality, with its score when measurable.
+pub fn encode_at(
+    image: &Decoded,
+    rgb: &[u8],
+    reference: &Reference,
+    quality: u8,
+    icc: Option<&[u8]>,
+) -> Result<(Vec<u8>, Option<f64>), EngineError> {
+    let jpeg = encode(rgb, image.width, image.height, quality, icc)?;
+    let score = reference.score(&decode_rgba(&jpeg)?);
+    Ok((jpeg, score))
+}

@@ -1,0 +1,151 @@
+//! Perceptual quality: SSIMULACRA2 between the original and a candidate (100 = identical,
+//! ~90 = visually lossless up close, ~75 = visually lossless at normal viewing).
+//!
+//! Transparent images are scored as composites over a dark and a light background; the worse
+//! score counts, so that a change hidden by one background is caught by the other.
+
+use std::sync::OnceLock;
+
+use ssimulacra2::{compute_frame_ssimulacra2, LinearRgb};
+
+/// The backgrounds transparent images are judged on.
+const BACKGROUNDS: [[u8; 3]; 2] = [[0, 0, 0], [255, 255, 255]];
+
+/// Images narrower or shorter than this cannot be scored (the metric needs 8×8).
+pub const MIN_SIDE: u32 = 8;
+
+fn srgb_to_linear(value: u8) -> f32 {
+    static TABLE: OnceLock<[f32; 256]> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        std::array::from_fn(|i| {
+            let c = i as f32 / 255.0;
+            if c <= 0.04045 {
+                c / 12.92
+            } else {
+                ((c + 0.055) / 1.055).powf(2.4)
+            }
+        })
+    })[usize::from(value)]
+}
+
+/// RGBA pixels composited over `background`, as linear RGB.
+fn linear(rgba: &[u8], width: u32, height: u32, background: [u8; 3], alpha: bool) -> LinearRgb {
+    let pixels = rgba
+        .chunks_exact(4)
+        .map(|p| {
+            std::array::from_fn(|c| {
+                let value = if alpha {
+                    let a = u32::from(p[3]);
+                    // Compositing in sRGB space, as a browser shows it.
+                    ((u32::from(p[c]) * a + u32::from(background[c]) * (255 - a) + 127) / 255) as u8
+                } else {
+                    p[c]
+                };
+                srgb_to_linear(value)
+            })
+        })
+        .collect();
+    LinearRgb::new(pixels, width as usize, height as usize).expect("buffer matches dimensions")
+}
+
+/// The original image, prepared once, to score any number of candidates against.
+pub struct Reference {
+    width: u32,
+    height: u32,
+    alpha: bool,
+    frames: Vec<LinearRgb>,
+}
+
+impl Reference {
+    /// Prepares `rgba` (`width * height * 4` bytes); `alpha` says whether transparency is used.
+    pub fn new(rgba: &[u8], width: u32, height: u32, alpha: bool) -> Self {
+        let backgrounds = if alpha {
+            &BACKGROUNDS[..]
+        } else {
+            &BACKGROUNDS[..1]
+        };
+        let frames = backgrounds
+            .iter()
+            .map(|&bg| linear(rgba, width, height, bg, alpha))
+            .collect();
+        Self {
+            width,
+            height,
+            alpha,
+            frames,
+        }
+    }
+
+    /// Whether the metric can score images of this size at all.
+    pub fn scorable(&self) -> bool {
+        self.width >= MIN_SIDE && self.height >= MIN_SIDE
+    }
+
+    /// The score of `candidate` (RGBA, same size), or `None` when the image is too small to score.
+    pub fn score(&self, candidate: &[u8]) -> Option<f64> {
+        if !self.scorable() {
+            return None;
+        }
+        let backgrounds = if self.alpha {
+            &BACKGROUNDS[..]
+        } else {
+            &BACKGROUNDS[..1]
+        };
+        backgrounds
+            .iter()
+            .zip(&self.frames)
+            .map(|(&bg, reference)| {
+                let distorted = linear(candidate, self.width, self.height, bg, self.alpha);
+                compute_frame_ssimulacra2(reference.clone(), distorted).unwrap_or(0.0)
+            })
+            .reduce(f64::min)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gradient(width: u32, height: u32) -> Vec<u8> {
+        (0..width * height)
+            .flat_map(|i| {
+                let (x, y) = (i % width, i / width);
+                [(x * 255 / width) as u8, (y * 255 / height) as u8, 128, 255]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_identical_image_scores_100_and_a_damaged_one_less() {
+        let original = gradient(64, 48);
+        let reference = Reference::new(&original, 64, 48, false);
+        let same = reference.score(&original).unwrap();
+        assert!(same > 99.9, "{same}");
+        let damaged: Vec<u8> = original.iter().map(|&v| v / 32 * 32).collect();
+        let score = reference.score(&damaged).unwrap();
+        assert!(score < 80.0, "{score}");
+    }
+
+    #[test]
+    fn a_change_only_visible_over_one_background_is_caught() {
+        // Fully transparent black pixels made transparent white: invisible. Made half opaque:
+        // visible over the light background only.
+        let mut original = gradient(32, 32);
+        original.chunks_exact_mut(4).for_each(|p| p[3] = 0);
+        let reference = Reference::new(&original, 32, 32, true);
+        let mut invisible = original.clone();
+        invisible
+            .chunks_exact_mut(4)
+            .for_each(|p| p[..3].copy_from_slice(&[255, 255, 255]));
+        assert!(reference.score(&invisible).unwrap() > 99.9);
+        let mut visible = original.clone();
+        visible.chunks_exact_mut(4).for_each(|p| p[3] = 128);
+        assert!(reference.score(&visible).unwrap() < 50.0);
+    }
+
+    #[test]
+    fn tiny_images_cannot_be_scored() {
+        let pixels = gradient(7, 20);
+        assert_eq!(Reference::new(&pixels, 7, 20, false).score(&pixels), None);
+    }
+}

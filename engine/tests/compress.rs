@@ -1,0 +1,332 @@
+//! The engine as a caller meets it: real images in, smaller images out, clear errors for bad input.
+
+use std::io::Cursor;
+
+use engine::{compress, CompressOptions, EngineError, ImageFormat, Limits, Mode, OutputFormat};
+use image::{DynamicImage, GenericImageView, ImageBuffer, Rgba};
+
+fn corpus(name: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/corpus")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+fn options(mode: Mode) -> CompressOptions {
+    CompressOptions {
+        mode,
+        ..CompressOptions::default()
+    }
+}
+
+fn decode(bytes: &[u8]) -> DynamicImage {
+    image::load_from_memory(bytes).expect("the output decodes")
+}
+
+/// A 96×64 test picture: smooth gradients plus a hard edge, optionally with a transparent hole.
+fn synthetic(alpha: bool) -> DynamicImage {
+    DynamicImage::ImageRgba8(ImageBuffer::from_fn(96, 64, |x, y| {
+        let a = if alpha && (30..60).contains(&x) && (20..40).contains(&y) {
+            0
+        } else {
+            255
+        };
+        let edge = if x > 70 { 200 } else { 20 };
+        Rgba([(x * 2) as u8, (y * 3) as u8, edge, a])
+    }))
+}
+
+fn encoded(image: &DynamicImage, format: image::ImageFormat) -> Vec<u8> {
+    let mut out = Cursor::new(Vec::new());
+    image.write_to(&mut out, format).unwrap();
+    out.into_inner()
+}
+
+#[test]
+fn a_photo_png_shrinks_and_stays_visually_lossless() {
+    let input = corpus("chelsea.png");
+    let result = compress(&input, &CompressOptions::default()).unwrap();
+    assert_eq!(result.format, ImageFormat::Png);
+    assert!(!result.kept_original);
+    assert!(
+        result.output_bytes < input.len() / 2,
+        "{} -> {}",
+        input.len(),
+        result.output_bytes
+    );
+    assert!(result.score.unwrap() >= 75.0, "score {:?}", result.score);
+    let original = decode(&input);
+    let output = decode(&result.bytes);
+    assert_eq!(output.dimensions(), original.dimensions());
+    assert_eq!((result.width, result.height), original.dimensions());
+    assert_eq!(result.output_bytes, result.bytes.len());
+    assert_eq!(result.input_bytes, input.len());
+}
+
+#[test]
+fn a_jpeg_shrinks_with_mozjpeg_and_stays_visually_lossless() {
+    let input = corpus("jpg95_coffee.jpg");
+    let result = compress(&input, &CompressOptions::default()).unwrap();
+    assert_eq!(result.format, ImageFormat::Jpeg);
+    assert!(
+        result.output_bytes < input.len() * 7 / 10,
+        "{} -> {}",
+        input.len(),
+        result.output_bytes
+    );
+    assert!(result.score.unwrap() >= 75.0);
+    assert_eq!(
+        decode(&result.bytes).dimensions(),
+        decode(&input).dimensions()
+    );
+}
+
+#[test]
+fn small_mode_is_smaller_than_balanced_at_a_lower_but_bounded_score() {
+    let input = corpus("jpg95_coffee.jpg");
+    let balanced = compress(&input, &options(Mode::Balanced)).unwrap();
+    let small = compress(&input, &options(Mode::Small)).unwrap();
+    assert!(small.output_bytes < balanced.output_bytes);
+    assert!(small.score.unwrap() >= 65.0);
+}
+
+#[test]
+fn transparency_survives_png_compression() {
+    let input = corpus("present_128.png");
+    let result = compress(&input, &CompressOptions::default()).unwrap();
+    assert_eq!(result.format, ImageFormat::Png);
+    assert!(result.score.unwrap() >= 75.0);
+    let output = decode(&result.bytes).into_rgba8();
+    assert!(
+        output.pixels().any(|p| p[3] == 0),
+        "transparent pixels were lost"
+    );
+}
+
+#[test]
+fn lossless_png_keeps_every_pixel() {
+    let input = corpus("icon_folder_pictures.png");
+    let result = compress(&input, &options(Mode::Lossless)).unwrap();
+    assert!(result.output_bytes <= input.len());
+    assert_eq!(
+        decode(&result.bytes).into_rgba8(),
+        decode(&input).into_rgba8()
+    );
+    assert_eq!(result.score, Some(100.0));
+}
+
+#[test]
+fn lossless_on_a_jpeg_returns_it_unchanged() {
+    let input = corpus("web_grace_hopper.jpg");
+    let result = compress(&input, &options(Mode::Lossless)).unwrap();
+    assert!(result.kept_original);
+    assert_eq!(result.bytes, input);
+}
+
+#[test]
+fn nothing_smaller_means_the_original_comes_back_marked() {
+    // A PNG the engine itself optimised cannot be made smaller losslessly a second time.
+    let once = compress(&corpus("present_128.png"), &options(Mode::Lossless))
+        .unwrap()
+        .bytes;
+    let again = compress(&once, &options(Mode::Lossless)).unwrap();
+    assert!(again.kept_original);
+    assert_eq!(again.bytes, once);
+    assert_eq!(again.format, ImageFormat::Png);
+}
+
+#[test]
+fn the_same_input_and_options_give_the_same_bytes_on_any_thread() {
+    let input = corpus("chelsea.png");
+    let here = compress(&input, &CompressOptions::default()).unwrap();
+    let threads: Vec<_> = (0..2)
+        .map(|_| {
+            let input = input.clone();
+            std::thread::spawn(move || compress(&input, &CompressOptions::default()).unwrap())
+        })
+        .collect();
+    for thread in threads {
+        assert_eq!(thread.join().unwrap().bytes, here.bytes);
+    }
+}
+
+#[test]
+fn gif_bmp_tiff_and_webp_inputs_are_read_and_written_as_png() {
+    let picture = synthetic(false);
+    for format in [
+        image::ImageFormat::Gif,
+        image::ImageFormat::Bmp,
+        image::ImageFormat::Tiff,
+        image::ImageFormat::WebP,
+    ] {
+        let input = encoded(&picture, format);
+        let result = compress(&input, &CompressOptions::default())
+            .unwrap_or_else(|e| panic!("{format:?}: {e}"));
+        assert!(
+            matches!(result.format, ImageFormat::Png) || result.kept_original,
+            "{format:?}"
+        );
+        assert_eq!(decode(&result.bytes).dimensions(), (96, 64), "{format:?}");
+        assert!(result.score.unwrap() >= 75.0, "{format:?}");
+    }
+}
+
+#[test]
+fn sixteen_bit_and_grey_pngs_are_supported() {
+    let sixteen = DynamicImage::ImageRgba16(synthetic(true).into_rgba16());
+    let grey = DynamicImage::ImageLuma8(synthetic(false).into_luma8());
+    for picture in [sixteen, grey] {
+        let input = encoded(&picture, image::ImageFormat::Png);
+        let result = compress(&input, &CompressOptions::default()).unwrap();
+        assert_eq!(decode(&result.bytes).dimensions(), (96, 64));
+        assert!(result.score.unwrap() >= 75.0);
+    }
+}
+
+#[test]
+fn a_transparent_image_becomes_jpeg_only_with_a_background() {
+    let input = encoded(&synthetic(true), image::ImageFormat::Png);
+    let mut to_jpeg = CompressOptions {
+        format: OutputFormat::Jpeg,
+        ..CompressOptions::default()
+    };
+    assert!(matches!(
+        compress(&input, &to_jpeg),
+        Err(EngineError::Conversion(_))
+    ));
+    to_jpeg.background = Some([255, 255, 255]);
+    let result = compress(&input, &to_jpeg).unwrap();
+    assert_eq!(result.format, ImageFormat::Jpeg);
+    // The hole is white now.
+    let pixel = decode(&result.bytes).into_rgb8().get_pixel(45, 30).0;
+    assert!(pixel.iter().all(|&c| c > 240), "{pixel:?}");
+}
+
+#[test]
+fn a_fixed_quality_is_honoured_without_search() {
+    let input = corpus("jpg95_coffee.jpg");
+    let low = compress(&input, &options(Mode::Quality(40))).unwrap();
+    let high = compress(&input, &options(Mode::Quality(90))).unwrap();
+    assert!(low.output_bytes < high.output_bytes);
+    assert!(low.score.unwrap() < high.score.unwrap());
+}
+
+#[test]
+fn tiny_images_are_compressed_losslessly() {
+    let tiny = DynamicImage::ImageRgba8(ImageBuffer::from_fn(5, 5, |x, y| {
+        Rgba([x as u8 * 40, y as u8 * 40, 0, 255])
+    }));
+    let input = encoded(&tiny, image::ImageFormat::Bmp);
+    let result = compress(&input, &CompressOptions::default()).unwrap();
+    assert_eq!(result.format, ImageFormat::Png);
+    assert_eq!(decode(&result.bytes).into_rgba8(), tiny.into_rgba8());
+}
+
+#[test]
+fn bad_inputs_get_typed_errors_never_a_panic() {
+    let png = corpus("present_128.png");
+    let jpeg = corpus("web_grace_hopper.jpg");
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("empty", vec![]),
+        ("text", b"hello, this is not an image".to_vec()),
+        ("pdf", b"%PDF-1.7\n1 0 obj\n".to_vec()),
+        ("truncated png", png[..png.len() / 3].to_vec()),
+        ("png signature only", png[..8].to_vec()),
+        ("truncated jpeg", jpeg[..200].to_vec()),
+        (
+            "jpeg header then zeros",
+            [&jpeg[..4], &[0u8; 64][..]].concat(),
+        ),
+        ("png with a corrupted header", {
+            let mut bad = png.clone();
+            bad[16..24].copy_from_slice(&[0xff; 8]);
+            bad
+        }),
+    ];
+    for (what, input) in cases {
+        match compress(&input, &CompressOptions::default()) {
+            Err(
+                EngineError::Empty
+                | EngineError::UnsupportedFormat
+                | EngineError::Malformed { .. }
+                | EngineError::ImageTooLarge { .. },
+            ) => {}
+            other => panic!("{what}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn limits_refuse_oversized_inputs_before_decoding() {
+    let input = corpus("chelsea.png");
+    let small_bytes = CompressOptions {
+        limits: Limits {
+            max_input_bytes: 1000,
+            ..Limits::default()
+        },
+        ..CompressOptions::default()
+    };
+    assert!(matches!(
+        compress(&input, &small_bytes),
+        Err(EngineError::InputTooLarge { limit: 1000, .. })
+    ));
+    let few_pixels = CompressOptions {
+        limits: Limits {
+            max_pixels: 10_000,
+            ..Limits::default()
+        },
+        ..CompressOptions::default()
+    };
+    assert!(matches!(
+        compress(&input, &few_pixels),
+        Err(EngineError::ImageTooLarge { .. })
+    ));
+    let short_sides = CompressOptions {
+        limits: Limits {
+            max_dimension: 100,
+            ..Limits::default()
+        },
+        ..CompressOptions::default()
+    };
+    assert!(matches!(
+        compress(&input, &short_sides),
+        Err(EngineError::ImageTooLarge { .. })
+    ));
+}
+
+#[test]
+fn a_png_claiming_gigapixels_is_refused_without_allocating_them() {
+    // A valid PNG header for 60000×60000 pixels, with no image data behind it.
+    let mut header = Vec::new();
+    header.extend_from_slice(b"\x89PNG\r\n\x1a\n");
+    let ihdr: Vec<u8> = [
+        &60000u32.to_be_bytes()[..],
+        &60000u32.to_be_bytes()[..],
+        &[8, 6, 0, 0, 0],
+    ]
+    .concat();
+    header.extend_from_slice(&13u32.to_be_bytes());
+    let mut chunk = b"IHDR".to_vec();
+    chunk.extend_from_slice(&ihdr);
+    header.extend_from_slice(&chunk);
+    header.extend_from_slice(&crc32(&chunk).to_be_bytes());
+    assert!(matches!(
+        compress(&header, &CompressOptions::default()),
+        Err(EngineError::ImageTooLarge { .. })
+    ));
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xffff_ffffu32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
