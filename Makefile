@@ -6,7 +6,7 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/slimage/target
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/end2end/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: run test bootstrap fmt-check lint unit-tests e2e build-release build-debug
+.PHONY: run test bench bootstrap fmt-check lint unit-tests e2e build-release build-debug
 
 ## Start Slimage on http://127.0.0.1:3000 (SQLite in ./data); environment variables override.
 run: bootstrap build-release
@@ -14,6 +14,11 @@ run: bootstrap build-release
 
 ## Every check: formatting, lints, unit + integration tests on SQLite and PostgreSQL, end-to-end.
 test: bootstrap fmt-check lint unit-tests e2e
+
+## Engine against pngquant + oxipng and mozjpeg on ../shared/corpus (about half an hour).
+bench:
+	scripts/bootstrap.sh --bench
+	cargo bench --locked -p engine --bench corpus
 
 bootstrap:
 	scripts/bootstrap.sh

@@ -74,4 +74,9 @@ if [ -z "${TEST_DATABASE_URL:-}" ] && ! (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev
   apt_install postgresql
 fi
 
+# 7. Reference tools for `make bench` only (Debian's pngquant; oxipng and mozjpeg are linked in).
+if [ "${1:-}" = "--bench" ] && ! command -v pngquant >/dev/null; then
+  apt_install pngquant
+fi
+
 say "ready"
