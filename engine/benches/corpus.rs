@@ -9,9 +9,13 @@
 //! Environment: `SLIMAGE_CORPUS` (default `../shared/corpus`), `SLIMAGE_BENCH_ONLY` (a substring
 //! of file names to restrict the run).
 
-use std::{collections::BTreeMap, path::PathBuf, process::Command, time::Instant};
+use std::{collections::BTreeMap, process::Command, time::Instant};
 
 use engine::{compress, CompressOptions};
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+use common::corpus_dir;
 use ssimulacra2::{compute_frame_ssimulacra2, LinearRgb};
 
 const PNGQUANT_RANGES: [(u8, u8); 5] = [(40, 60), (50, 70), (65, 80), (75, 90), (85, 100)];
@@ -32,12 +36,6 @@ struct Outcome {
     score: f64,
     seconds: f64,
     megapixels: f64,
-}
-
-fn corpus_dir() -> PathBuf {
-    std::env::var_os("SLIMAGE_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"))
 }
 
 fn load_corpus() -> Vec<Entry> {

@@ -1,13 +1,11 @@
 //! The `slimage` command line: outputs written under -o, one JSON line per file, failures
 //! reported per file without stopping the others.
 
+mod common;
+
 use std::process::Command;
 
-fn corpus(name: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/corpus")
-        .join(name)
-}
+use common::corpus_path as corpus;
 
 fn slimage() -> Command {
     Command::new(env!("CARGO_BIN_EXE_slimage"))

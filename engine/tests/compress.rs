@@ -1,16 +1,12 @@
 //! The engine as a caller meets it: real images in, smaller images out, clear errors for bad input.
 
+mod common;
+
 use std::io::Cursor;
 
+use common::corpus;
 use engine::{compress, CompressOptions, EngineError, ImageFormat, Limits, Mode, OutputFormat};
 use image::{DynamicImage, GenericImageView, ImageBuffer, Rgba};
-
-fn corpus(name: &str) -> Vec<u8> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/corpus")
-        .join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
-}
 
 fn options(mode: Mode) -> CompressOptions {
     CompressOptions {
