@@ -21,18 +21,6 @@ pub struct Decoded {
     pub icc_profile: Option<Vec<u8>>,
 }
 
-fn name(format: ImageFormat) -> &'static str {
-    match format {
-        ImageFormat::Png => "PNG",
-        ImageFormat::Jpeg => "JPEG",
-        ImageFormat::WebP => "WebP",
-        ImageFormat::Gif => "GIF",
-        ImageFormat::Bmp => "BMP",
-        ImageFormat::Tiff => "TIFF",
-        ImageFormat::Avif => "AVIF",
-    }
-}
-
 /// Decodes `bytes` (already sniffed as `format`) refusing anything beyond `limits` before the
 /// pixels are allocated.
 pub fn decode(bytes: &[u8], format: ImageFormat, limits: &Limits) -> Result<Decoded, EngineError> {
@@ -53,11 +41,11 @@ pub fn decode(bytes: &[u8], format: ImageFormat, limits: &Limits) -> Result<Deco
     let malformed = |e: ImageError| match e {
         ImageError::Limits(_) => None,
         ImageError::Unsupported(u) => Some(EngineError::UnsupportedFeature {
-            format: name(format),
+            format: format.name(),
             reason: u.to_string(),
         }),
         other => Some(EngineError::Malformed {
-            format: name(format),
+            format: format.name(),
             reason: other.to_string(),
         }),
     };
@@ -83,7 +71,7 @@ pub fn decode(bytes: &[u8], format: ImageFormat, limits: &Limits) -> Result<Deco
     let (width, height) = decoder.dimensions();
     if width == 0 || height == 0 {
         return Err(EngineError::Malformed {
-            format: name(format),
+            format: format.name(),
             reason: "the image has no pixels".into(),
         });
     }
@@ -111,5 +99,13 @@ pub fn decode(bytes: &[u8], format: ImageFormat, limits: &Limits) -> Result<Deco
         height,
         has_alpha,
         icc_profile,
+    })
+}
+
+/// One RGBA pixel composited over an opaque `background`, in sRGB space as a browser shows it.
+pub fn flatten(pixel: &[u8], background: [u8; 3]) -> [u8; 3] {
+    let a = u32::from(pixel[3]);
+    std::array::from_fn(|c| {
+        ((u32::from(pixel[c]) * a + u32::from(background[c]) * (255 - a) + 127) / 255) as u8
     })
 }

@@ -1,7 +1,11 @@
 //! JPEG output through mozjpeg: progressive, trellis quantisation, optimised Huffman tables,
 //! with the quality searched per image for the smallest file that keeps the target score.
 
-use crate::{decode::Decoded, score::Reference, search, EngineError};
+use crate::{
+    decode::{self, Decoded},
+    score::Reference,
+    search, EngineError,
+};
 
 /// The qualities the search moves between; below 30 JPEG artefacts dominate any image.
 const LOWEST_QUALITY: u8 = 30;
@@ -12,12 +16,7 @@ pub fn rgb_pixels(image: &Decoded, background: [u8; 3]) -> Vec<u8> {
     image
         .rgba
         .chunks_exact(4)
-        .flat_map(|p| {
-            let a = u32::from(p[3]);
-            std::array::from_fn::<u8, 3, _>(|c| {
-                ((u32::from(p[c]) * a + u32::from(background[c]) * (255 - a) + 127) / 255) as u8
-            })
-        })
+        .flat_map(|p| decode::flatten(p, background))
         .collect()
 }
 
@@ -60,16 +59,15 @@ pub fn encode_for_target(
     target: f64,
     icc: Option<&[u8]>,
 ) -> Result<Option<(Vec<u8>, f64)>, EngineError> {
-    search::lowest_passing(
-        LOWEST_QUALITY,
-        HIGHEST_QUALITY,
-        |quality| {
-            let jpeg = encode(rgb, image.width, image.height, quality, icc)?;
-            let score = reference.score(&decode_rgba(&jpeg)?).unwrap_or(0.0);
-            Ok((score, jpeg))
-        },
-        target,
-    )
+    // mozjpeg's quality lands a little above the SSIMULACRA2 floor it needs on most photos.
+    let guess = (target as u8)
+        .saturating_add(5)
+        .clamp(LOWEST_QUALITY, HIGHEST_QUALITY);
+    search::lowest_passing(LOWEST_QUALITY, HIGHEST_QUALITY, guess, target, |quality| {
+        let jpeg = encode(rgb, image.width, image.height, quality, icc)?;
+        let score = reference.score(&decode_rgba(&jpeg)?).unwrap_or(0.0);
+        Ok((score, jpeg))
+    })
 }
 
 /// A JPEG at a fixed quality, with its score when measurable.

@@ -65,22 +65,10 @@ pub fn compress(input: &[u8], options: &CompressOptions) -> Result<Compressed, E
             .or_else(|| panic.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown fault".into());
         Err(EngineError::Malformed {
-            format: format_name(format),
+            format: format.name(),
             reason: format!("decoder fault: {what}"),
         })
     })
-}
-
-fn format_name(format: ImageFormat) -> &'static str {
-    match format {
-        ImageFormat::Png => "PNG",
-        ImageFormat::Jpeg => "JPEG",
-        ImageFormat::WebP => "WebP",
-        ImageFormat::Gif => "GIF",
-        ImageFormat::Bmp => "BMP",
-        ImageFormat::Tiff => "TIFF",
-        ImageFormat::Avif => "AVIF",
-    }
 }
 
 fn output_format(input: ImageFormat, requested: OutputFormat) -> ImageFormat {

@@ -102,18 +102,16 @@ pub fn encode_lossy_for_target(
     reference: &Reference,
     target: f64,
 ) -> Result<Option<(Vec<u8>, f64)>, EngineError> {
-    let found = search::lowest_passing(
-        20,
-        100,
-        |quality| {
-            let quantised = quantise(image, quality)?;
-            Ok((
-                reference.score(&quantised.to_rgba()).unwrap_or(0.0),
-                quantised,
-            ))
-        },
-        target,
-    )?;
+    // The quantiser's own quality is a mean-square-error measure; a perceptual floor of 75 tends
+    // to need about as much, so the search starts near the target.
+    let guess = (target as u8).clamp(20, 100);
+    let found = search::lowest_passing(20, 100, guess, target, |quality| {
+        let quantised = quantise(image, quality)?;
+        Ok((
+            reference.score(&quantised.to_rgba()).unwrap_or(0.0),
+            quantised,
+        ))
+    })?;
     found
         .map(|(quantised, score)| Ok((quantised.encode(image.width, image.height)?, score)))
         .transpose()

@@ -8,6 +8,8 @@ use std::sync::OnceLock;
 
 use ssimulacra2::{compute_frame_ssimulacra2, LinearRgb};
 
+use crate::decode::flatten;
+
 /// The backgrounds transparent images are judged on.
 const BACKGROUNDS: [[u8; 3]; 2] = [[0, 0, 0], [255, 255, 255]];
 
@@ -33,16 +35,12 @@ fn linear(rgba: &[u8], width: u32, height: u32, background: [u8; 3], alpha: bool
     let pixels = rgba
         .chunks_exact(4)
         .map(|p| {
-            std::array::from_fn(|c| {
-                let value = if alpha {
-                    let a = u32::from(p[3]);
-                    // Compositing in sRGB space, as a browser shows it.
-                    ((u32::from(p[c]) * a + u32::from(background[c]) * (255 - a) + 127) / 255) as u8
-                } else {
-                    p[c]
-                };
-                srgb_to_linear(value)
-            })
+            let rgb = if alpha {
+                flatten(p, background)
+            } else {
+                [p[0], p[1], p[2]]
+            };
+            rgb.map(srgb_to_linear)
         })
         .collect();
     LinearRgb::new(pixels, width as usize, height as usize).expect("buffer matches dimensions")

@@ -33,6 +33,19 @@ impl ImageFormat {
         }
     }
 
+    /// The format's name, for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Png => "PNG",
+            Self::Jpeg => "JPEG",
+            Self::WebP => "WebP",
+            Self::Gif => "GIF",
+            Self::Bmp => "BMP",
+            Self::Tiff => "TIFF",
+            Self::Avif => "AVIF",
+        }
+    }
+
     /// The usual file extension, without the dot.
     pub fn extension(self) -> &'static str {
         match self {

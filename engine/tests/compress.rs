@@ -326,3 +326,44 @@ fn crc32(bytes: &[u8]) -> u32 {
     }
     !crc
 }
+
+/// A JPEG of `width`×`height` whose EXIF data says "rotate 90° clockwise to display".
+fn jpeg_with_orientation_6(width: u32, height: u32) -> Vec<u8> {
+    let jpeg = encoded(
+        &DynamicImage::ImageRgb8(
+            synthetic(false)
+                .resize_exact(width, height, image::imageops::FilterType::Nearest)
+                .into_rgb8(),
+        ),
+        image::ImageFormat::Jpeg,
+    );
+    // TIFF header (big-endian), one IFD entry: Orientation (0x0112), SHORT, count 1, value 6.
+    let mut exif = b"Exif\0\0MM\0*\0\0\0\x08\0\x01".to_vec();
+    exif.extend_from_slice(&[
+        0x01, 0x12, 0x00, 0x03, 0x00, 0x00, 0x00, 0x01, 0x00, 0x06, 0x00, 0x00,
+    ]);
+    exif.extend_from_slice(&[0, 0, 0, 0]);
+    let mut out = jpeg[..2].to_vec();
+    out.extend_from_slice(&[0xFF, 0xE1]);
+    out.extend_from_slice(&((exif.len() + 2) as u16).to_be_bytes());
+    out.extend_from_slice(&exif);
+    out.extend_from_slice(&jpeg[2..]);
+    out
+}
+
+#[test]
+fn exif_orientation_is_applied_to_the_pixels() {
+    let input = jpeg_with_orientation_6(48, 24);
+    let result = compress(&input, &options(Mode::Quality(90))).unwrap();
+    assert_eq!((result.width, result.height), (24, 48));
+    assert_eq!(decode(&result.bytes).dimensions(), (24, 48));
+    let png = compress(
+        &input,
+        &CompressOptions {
+            format: OutputFormat::Png,
+            ..CompressOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(decode(&png.bytes).dimensions(), (24, 48));
+}
