@@ -138,12 +138,13 @@ fn compress_png(
             score: Some(100.0),
         })
     };
-    let reference = Reference::new(&image.rgba, image.width, image.height, image.has_alpha);
-    if !reference.scorable() {
+    // Lossless output and images too small to score need no reference: skip preparing one.
+    if matches!(mode, Mode::Lossless) || !score::scorable(image.width, image.height) {
         return lossless().map(Some);
     }
+    let reference = Reference::new(&image.rgba, image.width, image.height, image.has_alpha);
     match mode {
-        Mode::Lossless => lossless().map(Some),
+        Mode::Lossless => unreachable!("handled above"),
         Mode::Quality(quality) => {
             let (bytes, score) = png::encode_lossy_at(image, &reference, quality)?;
             Ok(Some(Candidate { bytes, score }))
@@ -177,6 +178,16 @@ fn compress_jpeg(
             ))
         }
     };
+    match options.mode {
+        // Re-encoding a JPEG is never lossless: lossless mode keeps a JPEG as it is.
+        Mode::Lossless if format == ImageFormat::Jpeg => return Ok(None),
+        Mode::Lossless => {
+            return Err(EngineError::Conversion(
+                "JPEG cannot hold an image losslessly: choose PNG, or a lossy mode".into(),
+            ))
+        }
+        _ => {}
+    }
     let rgb = jpeg::rgb_pixels(image, background);
     // The reference is the image as the caller agreed to see it: flattened, fully opaque.
     let flattened: Vec<u8> = rgb
@@ -190,11 +201,7 @@ fn compress_jpeg(
         Ok(Candidate { bytes, score })
     };
     match options.mode {
-        // Re-encoding a JPEG is never lossless: lossless mode keeps a JPEG as it is.
-        Mode::Lossless if format == ImageFormat::Jpeg => Ok(None),
-        Mode::Lossless => Err(EngineError::Conversion(
-            "JPEG cannot hold an image losslessly: choose PNG, or a lossy mode".into(),
-        )),
+        Mode::Lossless => unreachable!("handled above"),
         Mode::Quality(quality) => at_quality(quality).map(Some),
         _ if !reference.scorable() => at_quality(95).map(Some),
         mode => {

@@ -46,6 +46,11 @@ fn linear(rgba: &[u8], width: u32, height: u32, background: [u8; 3], alpha: bool
     LinearRgb::new(pixels, width as usize, height as usize).expect("buffer matches dimensions")
 }
 
+/// Whether the metric can score a `width`×`height` image at all.
+pub fn scorable(width: u32, height: u32) -> bool {
+    width >= MIN_SIDE && height >= MIN_SIDE
+}
+
 /// The original image, prepared once, to score any number of candidates against.
 pub struct Reference {
     width: u32,
@@ -76,7 +81,7 @@ impl Reference {
 
     /// Whether the metric can score images of this size at all.
     pub fn scorable(&self) -> bool {
-        self.width >= MIN_SIDE && self.height >= MIN_SIDE
+        scorable(self.width, self.height)
     }
 
     /// The score of `candidate` (RGBA, same size), or `None` when the image is too small to score.

@@ -11,20 +11,26 @@ fn slimage() -> Command {
     Command::new(env!("CARGO_BIN_EXE_slimage"))
 }
 
-#[test]
-fn writes_each_output_and_prints_a_json_line_per_file() {
-    let out = tempfile::tempdir().unwrap();
-    let output = slimage()
-        .args(["--mode", "balanced", "-o"])
-        .arg(out.path())
-        .arg(corpus("present_128.png"))
-        .arg(corpus("web_grace_hopper.jpg"))
-        .output()
-        .unwrap();
+/// Runs `command` and returns its output, failing the test (with its stderr) if it failed.
+fn succeeds(command: &mut Command) -> std::process::Output {
+    let output = command.output().unwrap();
     assert!(
         output.status.success(),
         "{}",
         String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+#[test]
+fn writes_each_output_and_prints_a_json_line_per_file() {
+    let out = tempfile::tempdir().unwrap();
+    let output = succeeds(
+        slimage()
+            .args(["--mode", "balanced", "-o"])
+            .arg(out.path())
+            .arg(corpus("present_128.png"))
+            .arg(corpus("web_grace_hopper.jpg")),
     );
     let stdout = String::from_utf8(output.stdout).unwrap();
     let lines: Vec<serde_json::Value> = stdout
@@ -52,16 +58,11 @@ fn writes_each_output_and_prints_a_json_line_per_file() {
 #[test]
 fn a_format_change_changes_the_extension() {
     let out = tempfile::tempdir().unwrap();
-    let output = slimage()
-        .args(["--format", "jpeg", "--background", "ffffff", "-o"])
-        .arg(out.path())
-        .arg(corpus("present_128.png"))
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    succeeds(
+        slimage()
+            .args(["--format", "jpeg", "--background", "ffffff", "-o"])
+            .arg(out.path())
+            .arg(corpus("present_128.png")),
     );
     let written = std::fs::read(out.path().join("present_128.jpg")).unwrap();
     assert_eq!(

@@ -255,35 +255,30 @@ fn bad_inputs_get_typed_errors_never_a_panic() {
 #[test]
 fn limits_refuse_oversized_inputs_before_decoding() {
     let input = corpus("chelsea.png");
-    let small_bytes = CompressOptions {
-        limits: Limits {
-            max_input_bytes: 1000,
-            ..Limits::default()
-        },
+    let with = |limits: Limits| CompressOptions {
+        limits,
         ..CompressOptions::default()
     };
+    let small_bytes = with(Limits {
+        max_input_bytes: 1000,
+        ..Limits::default()
+    });
     assert!(matches!(
         compress(&input, &small_bytes),
         Err(EngineError::InputTooLarge { limit: 1000, .. })
     ));
-    let few_pixels = CompressOptions {
-        limits: Limits {
-            max_pixels: 10_000,
-            ..Limits::default()
-        },
-        ..CompressOptions::default()
-    };
+    let few_pixels = with(Limits {
+        max_pixels: 10_000,
+        ..Limits::default()
+    });
     assert!(matches!(
         compress(&input, &few_pixels),
         Err(EngineError::ImageTooLarge { .. })
     ));
-    let short_sides = CompressOptions {
-        limits: Limits {
-            max_dimension: 100,
-            ..Limits::default()
-        },
-        ..CompressOptions::default()
-    };
+    let short_sides = with(Limits {
+        max_dimension: 100,
+        ..Limits::default()
+    });
     assert!(matches!(
         compress(&input, &short_sides),
         Err(EngineError::ImageTooLarge { .. })
