@@ -4,6 +4,10 @@
 //! I/O) are logged with their cause where they happen and reach the client only as the opaque
 //! [`AppError::Internal`] or [`AppError::Unavailable`], so no detail of the server leaks out.
 
+use leptos::server_fn::{
+    codec::JsonEncoding,
+    error::{FromServerFnError, ServerFnErrorErr},
+};
 use serde::{Deserialize, Serialize};
 
 /// An error as a client sees it: a stable code, a human message, an HTTP status.
@@ -12,6 +16,14 @@ pub enum AppError {
     /// The request is malformed or a value is invalid; the message says which.
     #[error("{0}")]
     BadRequest(String),
+    /// One form field's value is not acceptable; the form shows `message` next to `field`.
+    #[error("{message}")]
+    Invalid {
+        /// The form field's name, e.g. `email`.
+        field: String,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
     /// No valid credentials were presented.
     #[error("Sign in to continue.")]
     Unauthorized,
@@ -48,6 +60,7 @@ impl AppError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::BadRequest(_) => "BadRequest",
+            Self::Invalid { .. } => "Invalid",
             Self::Unauthorized => "Unauthorized",
             Self::Forbidden(_) => "Forbidden",
             Self::NotFound => "NotFound",
@@ -63,6 +76,7 @@ impl AppError {
     pub fn status_code(&self) -> u16 {
         match self {
             Self::BadRequest(_) => 400,
+            Self::Invalid { .. } => 422,
             Self::Unauthorized => 401,
             Self::Forbidden(_) => 403,
             Self::NotFound => 404,
@@ -71,6 +85,42 @@ impl AppError {
             Self::TooManyRequests { .. } => 429,
             Self::Unavailable => 503,
             Self::Internal => 500,
+        }
+    }
+}
+
+impl AppError {
+    /// An [`AppError::Invalid`] for `field`.
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+
+    /// The message to show next to form field `field`, when this error is about it.
+    pub fn field_message(&self, field: &str) -> Option<String> {
+        match self {
+            Self::Invalid { field: f, message } if f == field => Some(message.clone()),
+            _ => None,
+        }
+    }
+}
+
+// Server functions return `Result<T, AppError>`: transport failures (network, a response that
+// does not decode) become errors a form can show like any other.
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            ServerFnErrorErr::Request(_) => Self::BadRequest(
+                "Slimage could not be reached. Check your connection and try again.".into(),
+            ),
+            ServerFnErrorErr::Args(_) | ServerFnErrorErr::MissingArg(_) => {
+                Self::BadRequest("The form was incomplete. Please fill it in again.".into())
+            }
+            _ => Self::Internal,
         }
     }
 }
@@ -90,6 +140,7 @@ mod tests {
     fn each_error_has_a_distinct_code_and_a_client_or_server_status() {
         let all = [
             AppError::BadRequest("x".into()),
+            AppError::invalid("f", "x"),
             AppError::Unauthorized,
             AppError::Forbidden("x".into()),
             AppError::NotFound,

@@ -4,21 +4,31 @@
 //! never reach the browser lives in [`ssr`], compiled only with the `ssr` feature.
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod components;
 pub mod error;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod ssr;
+pub mod validate;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    path,
+    path, SsrMode,
 };
 
-use components::layout::{Footer, Header};
-use pages::{home::HomePage, not_found::NotFound};
+use components::{
+    layout::{Footer, Header},
+    session::{provide_auth, QueryNotice},
+};
+use pages::{
+    account::AccountPage,
+    auth::{ForgotPasswordPage, LogInPage, ResetPasswordPage, SignUpPage},
+    home::HomePage,
+    not_found::NotFound,
+};
 
 /// The HTML document around the application; the server renders it for every page.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -39,7 +49,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// The application: page chrome around the router.
+/// The application: page chrome around the router. Every route renders in `SsrMode::Async`:
+/// the whole page, resources resolved, in one response, so that it is complete and its forms
+/// work without JavaScript (streamed fragments would need JavaScript to be put in place).
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -55,15 +67,30 @@ pub fn App() -> impl IntoView {
             if title.is_empty() { "Slimage".to_string() } else { format!("{title} · Slimage") }
         } />
         <Router>
-            <div class="flex min-h-full flex-col">
-                <Header />
-                <main class="flex-1">
-                    <Routes fallback=NotFound>
-                        <Route path=path!("/") view=HomePage />
-                    </Routes>
-                </main>
-                <Footer />
-            </div>
+            <AuthProvider>
+                <div class="flex min-h-full flex-col">
+                    <Header />
+                    <main class="flex-1">
+                        <QueryNotice />
+                        <Routes fallback=NotFound>
+                            <Route path=path!("/") view=HomePage ssr=SsrMode::Async />
+                            <Route path=path!("/signup") view=SignUpPage ssr=SsrMode::Async />
+                            <Route path=path!("/login") view=LogInPage ssr=SsrMode::Async />
+                            <Route path=path!("/forgot-password") view=ForgotPasswordPage ssr=SsrMode::Async />
+                            <Route path=path!("/reset-password") view=ResetPasswordPage ssr=SsrMode::Async />
+                            <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async />
+                        </Routes>
+                    </main>
+                    <Footer />
+                </div>
+            </AuthProvider>
         </Router>
     }
+}
+
+/// Provides the signed-in state under the router (server actions read errors from the URL).
+#[component]
+fn AuthProvider(children: Children) -> impl IntoView {
+    provide_auth();
+    children()
 }

@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 
 use crate::{
+    admin::{self, AdminCommand, AdminError},
     config::Config,
     startup::{self, Application, StartupError},
 };
@@ -23,13 +24,31 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations, then exit.
     Migrate,
+    /// Manage accounts.
+    Admin {
+        /// The admin command.
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// Serving or migrating failed.
+    #[error(transparent)]
+    Startup(#[from] StartupError),
+    /// An admin command failed.
+    #[error(transparent)]
+    Admin(#[from] AdminError),
 }
 
 /// Runs the chosen command to completion.
-pub async fn run(cli: Cli, config: Config) -> Result<(), StartupError> {
+pub async fn run(cli: Cli, config: Config) -> Result<(), CommandError> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let app = Application::build(&config).await?;
+            let shutdown = startup::shutdown_signal();
             tracing::info!(
                 address = %app.local_addr(),
                 public_url = %config.public_url,
@@ -37,7 +56,7 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), StartupError> {
                 "Slimage is listening on http://{}",
                 app.local_addr()
             );
-            app.run_until(startup::shutdown_signal()).await
+            Ok(app.run_until(shutdown).await?)
         }
         Command::Migrate => {
             let db = startup::open_database(&config).await?;
@@ -45,5 +64,6 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), StartupError> {
             db.close().await;
             Ok(())
         }
+        Command::Admin { command } => Ok(admin::run(command, &config).await?),
     }
 }

@@ -67,6 +67,15 @@ pub struct Config {
     pub site_addr: SocketAddr,
     /// `PUBLIC_URL`: the address users reach the service at (default `http://<LEPTOS_SITE_ADDR>`).
     pub public_url: Url,
+    /// `PUBLIC_URL` was not set: it follows the port actually bound (tests listen on port 0).
+    pub public_url_defaulted: bool,
+    /// `TRUST_FORWARDED_FOR`: `true` when a reverse proxy sets `X-Forwarded-For` (default false).
+    pub trust_forwarded_for: bool,
+    /// `SMTP_URL`: e.g. `smtps://user:pass@smtp.example.com`; unset = write emails to
+    /// `<DATA_DIR>/outbox/`.
+    pub smtp_url: Option<Secret<String>>,
+    /// `MAIL_FROM`: the sender of account emails (default `Slimage <no-reply@HOST>`).
+    pub mail_from: String,
     /// `LOG_FORMAT`: `pretty` (default) or `json`.
     pub log_format: LogFormat,
     /// `RUST_LOG`: the tracing filter (default `info,sqlx=warn`).
@@ -117,10 +126,39 @@ impl Config {
             None => SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 3000),
         };
 
+        let public_url_defaulted = var("PUBLIC_URL")?.is_none();
         let public_url = match var("PUBLIC_URL")? {
             Some(url) => parse_public_url(&url)?,
             None => default_public_url(site_addr),
         };
+        let trust_forwarded_for = match var("TRUST_FORWARDED_FOR")?.as_deref() {
+            None | Some("false") | Some("0") => false,
+            Some("true") | Some("1") => true,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "TRUST_FORWARDED_FOR",
+                    format!("{other:?} is not true or false"),
+                ))
+            }
+        };
+        let smtp_url = var("SMTP_URL")?;
+        if let Some(url) = &smtp_url {
+            if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+                return Err(ConfigError::new(
+                    "SMTP_URL",
+                    "must start with smtp:// or smtps://, e.g. smtps://user:password@smtp.example.com",
+                ));
+            }
+        }
+        let mail_from = var("MAIL_FROM")?.unwrap_or_else(|| {
+            let host = public_url.host_str().unwrap_or("localhost");
+            let host = if host.parse::<IpAddr>().is_ok() || host.starts_with('[') {
+                "localhost"
+            } else {
+                host
+            };
+            format!("Slimage <no-reply@{host}>")
+        });
 
         let log_format = match var("LOG_FORMAT")?.as_deref() {
             None | Some("pretty") => LogFormat::Pretty,
@@ -155,6 +193,10 @@ impl Config {
             data_dir,
             site_addr,
             public_url,
+            public_url_defaulted,
+            trust_forwarded_for,
+            smtp_url: smtp_url.map(Secret::new),
+            mail_from,
             log_format,
             log_filter: var("RUST_LOG")?.unwrap_or_else(|| "info,sqlx=warn".into()),
             site: SiteFiles {
@@ -170,6 +212,11 @@ impl Config {
     /// The directory uploaded and compressed files are stored in.
     pub fn files_dir(&self) -> PathBuf {
         self.data_dir.join("files")
+    }
+
+    /// The directory emails are written to when no SMTP server is configured.
+    pub fn outbox_dir(&self) -> PathBuf {
+        self.data_dir.join("outbox")
     }
 
     /// Leptos' options for rendering and serving the site, listening on `site_addr`.
@@ -269,7 +316,9 @@ mod tests {
 
     #[test]
     fn each_bad_value_is_refused_naming_its_variable() {
-        let cases: [(&'static str, &str); 7] = [
+        let cases: [(&'static str, &str); 9] = [
+            ("SMTP_URL", "mail.example.com"),
+            ("TRUST_FORWARDED_FOR", "maybe"),
             ("DATABASE_URL", "mysql://localhost/slimage"),
             ("LEPTOS_SITE_ADDR", "localhost"),
             ("LEPTOS_SITE_ADDR", "127.0.0.1:99999"),

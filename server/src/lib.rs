@@ -2,8 +2,12 @@
 //! database and storage. `main.rs` only parses the command line and calls [`cli::run`].
 #![forbid(unsafe_code)]
 
+pub mod admin;
+pub mod api;
 pub mod cli;
 pub mod config;
+pub mod csrf;
 pub mod health;
+pub mod maintenance;
 pub mod startup;
 pub mod telemetry;

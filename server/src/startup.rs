@@ -7,6 +7,8 @@ use app::{
     shell,
     ssr::{
         db::{Db, DbError},
+        mail::{MailConfigError, Mailer},
+        sessions,
         state::{AppState, Settings},
         storage::{Storage, StorageError},
     },
@@ -18,7 +20,7 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 
-use crate::{config::Config, health, telemetry};
+use crate::{api, config::Config, csrf, health, maintenance, telemetry};
 
 /// Why the server could not start; each names the variable to fix.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +31,9 @@ pub enum StartupError {
     /// The storage directory cannot be used.
     #[error("DATA_DIR: {0}")]
     Storage(#[from] StorageError),
+    /// The mail settings are unusable.
+    #[error("SMTP_URL/MAIL_FROM: {0}")]
+    Mail(#[from] MailConfigError),
     /// The listening address cannot be bound.
     #[error("LEPTOS_SITE_ADDR: cannot listen on {addr}: {source}")]
     Bind {
@@ -68,12 +73,23 @@ impl Application {
         let local_addr = listener.local_addr().map_err(StartupError::Serve)?;
         let db = open_database(config).await?;
         let storage = Storage::local(&config.files_dir())?;
+        let mailer = match &config.smtp_url {
+            Some(url) => Mailer::smtp(url.expose(), &config.mail_from)?,
+            None => Mailer::outbox(config.outbox_dir(), &config.mail_from)?,
+        };
+        let mut public_url = config.public_url.clone();
+        if config.public_url_defaulted {
+            // Listening on port 0: the site's own origin is the port actually bound.
+            let _ = public_url.set_port(Some(local_addr.port()));
+        }
         let state = AppState {
             leptos_options: config.leptos_options(local_addr),
             db,
             storage,
+            mailer,
             settings: Arc::new(Settings {
-                public_url: config.public_url.clone(),
+                public_url,
+                trust_forwarded_for: config.trust_forwarded_for,
             }),
         };
         let router = router(state.clone());
@@ -101,10 +117,16 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartupError> {
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(StartupError::Serve)?;
+        let maintenance = tokio::spawn(maintenance::run(self.state.db.clone()));
+        let served = axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
+        maintenance.abort();
+        served.map_err(StartupError::Serve)?;
         self.state.db.close().await;
         tracing::info!("shut down cleanly");
         Ok(())
@@ -122,6 +144,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/api/v1/account", get(api::account))
         .route(
             "/api/{*rest}",
             axum::routing::any(|| async { AppError::NotFound }),
@@ -134,6 +157,14 @@ pub fn router(state: AppState) -> Router {
             AppState,
             _,
         >(context, shell))
+        .layer(sessions::layer(
+            state.db.clone(),
+            state.settings.secure_cookies(),
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            csrf::require_same_origin,
+        ))
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("a request handler panicked");
             AppError::Internal.into_response()
@@ -142,28 +173,33 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Completes on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Completes on Ctrl-C or SIGTERM. The handlers are installed when this is called, not when the
+/// future is first polled, so a signal sent right after "listening" is logged is not lost.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let terminate = signal(SignalKind::terminate());
+        let interrupt = signal(SignalKind::interrupt());
+        async move {
+            match (terminate, interrupt) {
+                (Ok(mut terminate), Ok(mut interrupt)) => {
+                    tokio::select! {
+                        _ = terminate.recv() => {},
+                        _ = interrupt.recv() => {},
+                    }
+                }
+                (Err(error), _) | (_, Err(error)) => {
+                    tracing::warn!(%error, "cannot listen for signals; only Ctrl-C stops the server");
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops the server");
-                std::future::pending::<()>().await
-            }
+            tracing::info!("shutdown requested; finishing in-flight requests");
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
     }
-    tracing::info!("shutdown requested; finishing in-flight requests");
+    #[cfg(not(unix))]
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutdown requested; finishing in-flight requests");
+    }
 }

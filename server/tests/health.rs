@@ -78,6 +78,7 @@ async fn an_unknown_api_route_answers_a_json_error_with_the_request_id(backend: 
     let response = app
         .client
         .post(app.url("/api/no-such-thing"))
+        .header("origin", app.url(""))
         .header("x-request-id", "trace-me")
         .send()
         .await

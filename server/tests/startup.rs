@@ -154,3 +154,77 @@ fn a_missing_postgres_database_is_created_and_migrated() {
     });
     assert!(exists, "the migrations table is missing");
 }
+
+fn admin(data_dir: &std::path::Path, args: &[&str], stdin: Option<&str>) -> Output {
+    use std::io::Write;
+    let mut child = server(data_dir)
+        .arg("admin")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        input.write_all(text.as_bytes()).unwrap();
+    }
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn operators_create_admins_and_change_roles_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let created = admin(
+        dir.path(),
+        &["create-user", "Root@Example.com", "--admin"],
+        Some("an operator password\n"),
+    );
+    let stdout = String::from_utf8_lossy(&created.stdout);
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    assert!(
+        stdout.contains("created root@example.com (admin)"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("password:"),
+        "a piped password was echoed: {stdout}"
+    );
+
+    let generated = admin(dir.path(), &["create-user", "ops@example.com"], Some(""));
+    let stdout = String::from_utf8_lossy(&generated.stdout);
+    assert!(generated.status.success());
+    let password = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("password: "))
+        .expect("a generated password is printed once");
+    assert_eq!(password.len(), 20);
+
+    let demoted = admin(dir.path(), &["set-role", "root@example.com", "user"], None);
+    assert!(demoted.status.success());
+    assert!(String::from_utf8_lossy(&demoted.stdout).contains("root@example.com is now user"));
+
+    let duplicate = admin(
+        dir.path(),
+        &["create-user", "root@example.com"],
+        Some("an operator password\n"),
+    );
+    fails_with_one_line_naming(duplicate, "already exists");
+    let unknown = admin(
+        dir.path(),
+        &["set-role", "nobody@example.com", "admin"],
+        None,
+    );
+    fails_with_one_line_naming(unknown, "no account has this email");
+    let weak = admin(
+        dir.path(),
+        &["create-user", "weak@example.com"],
+        Some("short\n"),
+    );
+    fails_with_one_line_naming(weak, "at least 10");
+}

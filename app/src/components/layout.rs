@@ -3,6 +3,8 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
+use crate::components::session::use_auth;
+
 /// Slimage's mark: a square shrinking into a smaller one.
 #[component]
 pub fn Logo() -> impl IntoView {
@@ -30,16 +32,42 @@ pub fn Header() -> impl IntoView {
                 <nav aria-label="Main" class="flex flex-wrap items-center gap-1">
                     <A href="/compress" attr:class=link>"Compress"</A>
                     <A href="/pricing" attr:class=link>"Pricing"</A>
-                    <A href="/login" attr:class=link>"Log in"</A>
-                    <A
-                        href="/signup"
-                        attr:class="ml-1 rounded-md bg-indigo-600 px-3 py-2 text-sm font-semibold text-white shadow-sm hover:bg-indigo-500 focus-visible:outline focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-indigo-600"
-                    >
-                        "Sign up"
-                    </A>
+                    <Transition fallback=|| ()>
+                        <AccountLinks link />
+                    </Transition>
                 </nav>
             </div>
         </header>
+    }
+}
+
+/// "Log in / Sign up" for visitors, "Account / Log out" for a signed-in user.
+#[component]
+fn AccountLinks(link: &'static str) -> impl IntoView {
+    let auth = use_auth();
+    let primary =
+        "ml-1 rounded-md bg-indigo-600 px-3 py-2 text-sm font-semibold text-white shadow-sm \
+                   hover:bg-indigo-500 focus-visible:outline focus-visible:outline-2 \
+                   focus-visible:outline-offset-2 focus-visible:outline-indigo-600";
+    move || {
+        Suspend::new(async move {
+            match auth.account.await {
+                Ok(Some(account)) => view! {
+                    <A href="/account" attr:class=link attr:title=account.email.clone()>
+                        "Account"
+                    </A>
+                    <ActionForm action=auth.log_out attr:class="inline">
+                        <button type="submit" class=link>"Log out"</button>
+                    </ActionForm>
+                }
+                .into_any(),
+                _ => view! {
+                    <A href="/login" attr:class=link>"Log in"</A>
+                    <A href="/signup" attr:class=primary>"Sign up"</A>
+                }
+                .into_any(),
+            }
+        })
     }
 }
 

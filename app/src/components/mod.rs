@@ -1,4 +1,6 @@
 //! Components shared by several pages.
 
 pub mod faq;
+pub mod form;
 pub mod layout;
+pub mod session;

@@ -12,6 +12,23 @@ use sqlx::{
     Connection, PgConnection, PgPool, Postgres, SqlitePool,
 };
 
+/// Runs the same code on whichever pool a [`Db`] holds: `on_pool!(db, pool => query.fetch_one(pool).await)`.
+/// For SQL that reads the same in both dialects (`$1` placeholders work in both).
+#[macro_export]
+macro_rules! on_pool {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::ssr::db::Db::Sqlite($pool) => $body,
+            $crate::ssr::db::Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// The current time as Unix seconds, the unit every timestamp column uses.
+pub fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
 

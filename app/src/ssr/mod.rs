@@ -1,9 +1,19 @@
 //! Everything server-side that server functions and HTTP handlers need (feature `ssr` only):
-//! shared state, the database, storage, request ids and the HTTP form of [`crate::error::AppError`].
+//! shared state, the database, storage, accounts and sessions, request ids and the HTTP form of
+//! [`crate::error::AppError`].
 
+pub mod accounts;
+pub mod api_keys;
 pub mod db;
 pub mod http_error;
+pub mod mail;
+pub mod password;
+pub mod password_reset;
+pub mod request;
 pub mod request_id;
 pub mod secret;
+pub mod security;
+pub mod sessions;
 pub mod state;
 pub mod storage;
+pub mod tokens;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use leptos::prelude::{use_context, LeptosOptions};
 
-use super::{db::Db, storage::Storage};
+use super::{db::Db, mail::Mailer, storage::Storage};
 use crate::error::AppError;
 
 /// Settings the application logic needs at run time (the process configuration stays in `server`).
@@ -14,6 +14,16 @@ pub struct Settings {
     /// The address users reach Slimage at, e.g. `https://slimage.example`; links and origins
     /// are checked against it.
     pub public_url: url::Url,
+    /// Take the client's address from the last `X-Forwarded-For` entry (set when a reverse proxy
+    /// in front of Slimage adds it); otherwise the TCP peer address is the client.
+    pub trust_forwarded_for: bool,
+}
+
+impl Settings {
+    /// Whether cookies must be `Secure` (the site is served over https).
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.scheme() == "https"
+    }
 }
 
 /// Everything a handler can reach: built once at startup by the server.
@@ -25,6 +35,8 @@ pub struct AppState {
     pub db: Db,
     /// File storage.
     pub storage: Storage,
+    /// Outgoing email.
+    pub mailer: Mailer,
     /// Application settings.
     pub settings: Arc<Settings>,
 }

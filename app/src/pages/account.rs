@@ -1,0 +1,256 @@
+//! `/account`: the signed-in user's email, plan and membership, password change, API keys and
+//! account deletion. Visitors who are not signed in are sent to the log-in page.
+
+use leptos::{form::ActionForm, prelude::*};
+use leptos_meta::Title;
+use leptos_router::components::Redirect;
+
+use crate::{
+    auth::{
+        list_api_keys, Account, ApiKeys, ChangePassword, CreateApiKey, DeleteAccount, RevokeApiKey,
+    },
+    components::{
+        form::{form_level_error, Field, FormAlert, SubmitButton},
+        session::use_auth,
+    },
+    error::AppError,
+    validate::check_new_password,
+};
+
+const CARD: &str = "rounded-2xl border border-slate-200 bg-white p-6 shadow-sm";
+const H2: &str = "text-lg font-semibold text-slate-900";
+
+/// `/account`
+#[component]
+pub fn AccountPage() -> impl IntoView {
+    let auth = use_auth();
+    view! {
+        <Title text="Your account" />
+        <Transition fallback=|| view! { <p class="p-8 text-center text-slate-500">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match auth.account.await {
+                    Ok(Some(account)) => view! { <AccountView account /> }.into_any(),
+                    Ok(None) => view! { <Redirect path="/login" /> }.into_any(),
+                    Err(error) => view! {
+                        <p role="alert" class="p-8 text-center text-red-700">{error.to_string()}</p>
+                    }
+                    .into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn AccountView(account: Account) -> impl IntoView {
+    let plan = capitalise(&account.plan);
+    view! {
+        <section class="mx-auto max-w-3xl space-y-6 px-4 py-10 sm:px-6">
+            <h1 class="text-3xl font-bold tracking-tight text-slate-900">"Your account"</h1>
+            <div class=CARD>
+                <dl class="grid gap-4 sm:grid-cols-3">
+                    <div>
+                        <dt class="text-sm text-slate-500">"Email"</dt>
+                        <dd class="mt-1 break-all font-medium text-slate-900" data-testid="account-email">
+                            {account.email.clone()}
+                        </dd>
+                    </div>
+                    <div>
+                        <dt class="text-sm text-slate-500">"Plan"</dt>
+                        <dd class="mt-1">
+                            <span class="rounded-full bg-indigo-50 px-2.5 py-0.5 text-sm font-semibold text-indigo-700">
+                                {plan}
+                            </span>
+                            {(account.role == "admin").then(|| view! {
+                                <span class="ml-2 rounded-full bg-amber-50 px-2.5 py-0.5 text-sm font-semibold text-amber-700">
+                                    "Admin"
+                                </span>
+                            })}
+                        </dd>
+                    </div>
+                    <div>
+                        <dt class="text-sm text-slate-500">"Member since"</dt>
+                        <dd class="mt-1 font-medium text-slate-900">{account.member_since.clone()}</dd>
+                    </div>
+                </dl>
+            </div>
+            <ChangePasswordCard />
+            <ApiKeysCard />
+            <DeleteAccountCard />
+        </section>
+    }
+}
+
+fn capitalise(word: &str) -> String {
+    let mut chars = word.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+#[component]
+fn ChangePasswordCard() -> impl IntoView {
+    let action = ServerAction::<ChangePassword>::new();
+    let error = move || action.value().get().and_then(Result::err);
+    view! {
+        <div class=CARD>
+            <h2 class=H2>"Change password"</h2>
+            <p class="mt-1 text-sm text-slate-600">"Other devices are signed out when you change it."</p>
+            <ActionForm action=action attr:class="mt-4 max-w-md">
+                <FormAlert message=Signal::derive(move || {
+                    form_level_error(error(), &["current_password", "new_password"])
+                }) />
+                <Field
+                    label="Current password"
+                    name="current_password"
+                    input_type="password"
+                    autocomplete="current-password"
+                    server_error=Signal::derive(move || error().and_then(|e| e.field_message("current_password")))
+                />
+                <Field
+                    label="New password"
+                    name="new_password"
+                    input_type="password"
+                    autocomplete="new-password"
+                    hint="At least 10 characters. Not your email, not a common password."
+                    server_error=Signal::derive(move || error().and_then(|e| e.field_message("new_password")))
+                    check=Callback::new(|v: String| check_new_password(&v, ""))
+                    live=true
+                />
+                <div class="sm:w-56">
+                    <SubmitButton label="Change password" pending_label="Saving…" pending=action.pending() />
+                </div>
+            </ActionForm>
+        </div>
+    }
+}
+
+#[component]
+fn ApiKeysCard() -> impl IntoView {
+    let create = ServerAction::<CreateApiKey>::new();
+    let revoke = ServerAction::<RevokeApiKey>::new();
+    let keys = Resource::new(
+        move || (create.version().get(), revoke.version().get()),
+        |_| list_api_keys(),
+    );
+    let create_error = move || create.value().get().and_then(Result::err);
+    view! {
+        <div class=CARD>
+            <h2 class=H2>"API keys"</h2>
+            <p class="mt-1 text-sm text-slate-600">
+                "Use a key with any Tinify client, or send it as "
+                <code class="rounded bg-slate-100 px-1">"Authorization: Bearer KEY"</code>
+                ". See the " <a href="/api/docs" class="font-semibold text-indigo-700">"API documentation"</a> "."
+            </p>
+            <ActionForm action=create attr:class="mt-4 flex flex-col gap-2 sm:flex-row sm:items-start">
+                <Field
+                    label="Key name"
+                    name="name"
+                    hint="So you can tell keys apart, e.g. “build server”."
+                    server_error=Signal::derive(move || {
+                        create_error().and_then(|e| e.field_message("name").or_else(|| form_level_error(Some(e), &["name"])))
+                    })
+                    class="flex-1"
+                />
+                <div class="sm:mt-6 sm:w-40">
+                    <SubmitButton label="Create key" pending_label="Creating…" pending=create.pending() />
+                </div>
+            </ActionForm>
+            <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading keys…"</p> }>
+                {move || Suspend::new(async move {
+                    match keys.await {
+                        Ok(keys) => view! { <KeyList keys revoke /> }.into_any(),
+                        Err(error) => view! {
+                            <p role="alert" class="text-sm text-red-700">{error.to_string()}</p>
+                        }
+                        .into_any(),
+                    }
+                })}
+            </Transition>
+        </div>
+    }
+}
+
+#[component]
+fn KeyList(keys: ApiKeys, revoke: ServerAction<RevokeApiKey>) -> impl IntoView {
+    let revoke_error = move || {
+        revoke
+            .value()
+            .get()
+            .and_then(Result::err)
+            .map(|e: AppError| e.to_string())
+    };
+    view! {
+        {keys.new_secret.map(|secret| view! {
+            <div class="mt-4 rounded-md border border-emerald-200 bg-emerald-50 p-3 text-sm text-emerald-900" role="status">
+                <p class="font-semibold">"Your new key. Copy it now: it will not be shown again."</p>
+                <code class="mt-2 block select-all break-all rounded bg-white px-2 py-1 font-mono text-base" data-testid="new-api-key">
+                    {secret}
+                </code>
+            </div>
+        })}
+        {move || revoke_error().map(|m| view! { <p role="alert" class="mt-3 text-sm text-red-700">{m}</p> })}
+        {if keys.keys.is_empty() {
+            view! { <p class="mt-4 text-sm text-slate-500">"You have no API keys yet."</p> }.into_any()
+        } else {
+            view! {
+                <ul class="mt-4 divide-y divide-slate-100 border-t border-slate-100">
+                    {keys.keys.into_iter().map(|key| view! {
+                        <li class="flex flex-wrap items-center justify-between gap-2 py-3">
+                            <div>
+                                <p class="font-medium text-slate-900">{key.name.clone()}</p>
+                                <p class="text-xs text-slate-500">
+                                    <code class="font-mono">{format!("{}…", key.prefix)}</code>
+                                    {format!(" · created {}", key.created)}
+                                    {format!(" · {}", key.last_used.as_ref().map_or_else(
+                                        || "never used".to_string(),
+                                        |d| format!("last used {d}"),
+                                    ))}
+                                </p>
+                            </div>
+                            <ActionForm action=revoke>
+                                <input type="hidden" name="id" value=key.id.to_string() />
+                                <button
+                                    type="submit"
+                                    class="rounded-md border border-slate-300 px-3 py-1.5 text-sm font-medium text-slate-700 hover:border-red-300 hover:text-red-700"
+                                    aria-label=format!("Revoke key {}", key.name)
+                                >
+                                    "Revoke"
+                                </button>
+                            </ActionForm>
+                        </li>
+                    }).collect_view()}
+                </ul>
+            }
+            .into_any()
+        }}
+    }
+}
+
+#[component]
+fn DeleteAccountCard() -> impl IntoView {
+    let action = ServerAction::<DeleteAccount>::new();
+    let error = move || action.value().get().and_then(Result::err);
+    view! {
+        <div class="rounded-2xl border border-red-200 bg-white p-6 shadow-sm">
+            <h2 class="text-lg font-semibold text-red-800">"Delete account"</h2>
+            <p class="mt-1 text-sm text-slate-600">
+                "Deletes your account, your API keys and every stored file at once. This cannot be undone."
+            </p>
+            <ActionForm action=action attr:class="mt-4 max-w-md">
+                <FormAlert message=Signal::derive(move || form_level_error(error(), &["password"])) />
+                <Field
+                    label="Your password"
+                    name="password"
+                    input_type="password"
+                    autocomplete="current-password"
+                    server_error=Signal::derive(move || error().and_then(|e| e.field_message("password")))
+                />
+                <div class="sm:w-56">
+                    <SubmitButton label="Delete my account" pending_label="Deleting…" pending=action.pending() danger=true />
+                </div>
+            </ActionForm>
+        </div>
+    }
+}
