@@ -6,14 +6,14 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/slimage/target
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/end2end/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: run test bench bootstrap fmt-check lint unit-tests e2e build-release build-debug
+.PHONY: run test bench bootstrap fmt-check lint unit-tests fuzz e2e build-release build-debug
 
 ## Start Slimage on http://127.0.0.1:3000 (SQLite in ./data); environment variables override.
 run: bootstrap build-release
 	exec "$(CARGO_TARGET_DIR)/release/server"
 
 ## Every check: formatting, lints, unit + integration tests on SQLite and PostgreSQL, end-to-end.
-test: bootstrap fmt-check lint unit-tests e2e
+test: bootstrap fmt-check lint unit-tests fuzz e2e
 
 ## Engine against pngquant + oxipng and mozjpeg on ../shared/corpus (about half an hour).
 bench:
@@ -39,6 +39,10 @@ lint:
 
 unit-tests:
 	scripts/with-postgres.sh cargo test --locked -p engine -p app -p server --features app/ssr
+
+## The engine's fuzz target for 60 seconds (longer by hand: scripts/fuzz.sh 3600).
+fuzz:
+	scripts/fuzz.sh 60
 
 e2e: build-debug
 	cd end2end && playwright test

@@ -50,6 +50,13 @@ if [ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $WASM_BIND
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
 fi
 
+# 3b. cargo-fuzz for the engine's fuzz target (`make fuzz`).
+CARGO_FUZZ_VERSION=0.13.1
+if [ "$(cargo fuzz --version 2>/dev/null || true)" != "cargo-fuzz $CARGO_FUZZ_VERSION" ]; then
+  say "installing cargo-fuzz $CARGO_FUZZ_VERSION"
+  cargo install cargo-fuzz --locked --version "$CARGO_FUZZ_VERSION"
+fi
+
 # 4. npm tools from the committed lock files: tailwind + wasm-opt (root), Playwright (end2end).
 #    A stamp records which lock file was installed, so an unchanged lock is not reinstalled.
 npm_ci() {

@@ -73,7 +73,7 @@ test.describe("accounts", () => {
     const secret = page.getByTestId("new-api-key");
     await expect(secret).toHaveText(/^[A-Za-z0-9]{32}$/);
     const key = (await secret.textContent())!.trim();
-    await expect(page.getByText("build server")).toBeVisible();
+    await expect(page.getByText("build server", { exact: true })).toBeVisible();
 
     const auth = { Authorization: `Basic ${Buffer.from(`api:${key}`).toString("base64")}` };
     expect((await request.get("/api/v1/account", { headers: auth })).status()).toBe(200);

@@ -11,12 +11,14 @@ mod error;
 mod jpeg;
 mod options;
 mod png;
+mod resize;
 mod score;
 mod search;
 mod sniff;
 
 pub use error::EngineError;
 pub use options::{CompressOptions, Limits, Mode, OutputFormat, BALANCED_TARGET, SMALL_TARGET};
+pub use resize::Resize;
 pub use sniff::{sniff_format, ImageFormat};
 
 use decode::Decoded;
@@ -91,11 +93,20 @@ fn compress_sniffed(
     format: ImageFormat,
     options: &CompressOptions,
 ) -> Result<Compressed, EngineError> {
-    let image = decode::decode(input, format, &options.limits)?;
+    let mut image = decode::decode(input, format, &options.limits)?;
+    let mut resized = false;
+    if let Some(resize) = options.resize {
+        let new = resize::apply(&image, resize)?;
+        resized = (new.width, new.height) != (image.width, image.height);
+        image = new;
+    }
     let out_format = output_format(format, options.format);
+    // A resized image is a new picture: the input bytes can neither be optimised in place nor
+    // given back, and the quality is measured against the resized pixels.
+    let source = (!resized).then_some(input);
     let candidate = match out_format {
-        ImageFormat::Png => compress_png(input, format, &image, options.mode)?,
-        ImageFormat::Jpeg => compress_jpeg(format, &image, options)?,
+        ImageFormat::Png => compress_png(source, &image, options.mode)?,
+        ImageFormat::Jpeg => compress_jpeg(source, format, &image, options)?,
         other => unreachable!("output_format never chooses {other:?}"),
     };
     let (width, height) = (image.width, image.height);
@@ -113,7 +124,7 @@ fn compress_sniffed(
     // input gives the input back unchanged.
     let explicit_conversion = options.format != OutputFormat::Same && out_format != format;
     Ok(match candidate {
-        Some(c) if c.bytes.len() < input.len() || explicit_conversion => {
+        Some(c) if c.bytes.len() < input.len() || explicit_conversion || resized => {
             report(c.bytes, out_format, c.score, false)
         }
         _ => report(input.to_vec(), format, Some(100.0), true),
@@ -121,17 +132,16 @@ fn compress_sniffed(
 }
 
 /// PNG output; `None` when only the original will do (lossless mode on a PNG that cannot shrink).
+/// `source` is the input file when its pixels are the image's (not resized).
 fn compress_png(
-    input: &[u8],
-    format: ImageFormat,
+    source: Option<&[u8]>,
     image: &Decoded,
     mode: Mode,
 ) -> Result<Option<Candidate>, EngineError> {
     let lossless = || -> Result<Candidate, EngineError> {
-        let bytes = if format == ImageFormat::Png {
-            png::optimize(input)?
-        } else {
-            png::encode_lossless(image)?
+        let bytes = match source {
+            Some(input) if sniff_format(input) == Some(ImageFormat::Png) => png::optimize(input)?,
+            _ => png::encode_lossless(image)?,
         };
         Ok(Candidate {
             bytes,
@@ -164,6 +174,7 @@ fn compress_png(
 
 /// JPEG output; `None` when only the original will do.
 fn compress_jpeg(
+    source: Option<&[u8]>,
     format: ImageFormat,
     image: &Decoded,
     options: &CompressOptions,
@@ -178,16 +189,18 @@ fn compress_jpeg(
             ))
         }
     };
-    match options.mode {
-        // Re-encoding a JPEG is never lossless: lossless mode keeps a JPEG as it is.
-        Mode::Lossless if format == ImageFormat::Jpeg => return Ok(None),
+    let mode = match options.mode {
+        // Re-encoding a JPEG is never lossless: lossless mode keeps a JPEG as it is, and a
+        // resized one (new pixels either way) is written at a quality that loses nothing visible.
+        Mode::Lossless if format == ImageFormat::Jpeg && source.is_some() => return Ok(None),
+        Mode::Lossless if format == ImageFormat::Jpeg => Mode::Quality(95),
         Mode::Lossless => {
             return Err(EngineError::Conversion(
                 "JPEG cannot hold an image losslessly: choose PNG, or a lossy mode".into(),
             ))
         }
-        _ => {}
-    }
+        mode => mode,
+    };
     let rgb = jpeg::rgb_pixels(image, background);
     // The reference is the image as the caller agreed to see it: flattened, fully opaque.
     let flattened: Vec<u8> = rgb
@@ -200,7 +213,7 @@ fn compress_jpeg(
         let (bytes, score) = jpeg::encode_at(image, &rgb, &reference, quality, icc)?;
         Ok(Candidate { bytes, score })
     };
-    match options.mode {
+    match mode {
         Mode::Lossless => unreachable!("handled above"),
         Mode::Quality(quality) => at_quality(quality).map(Some),
         _ if !reference.scorable() => at_quality(95).map(Some),
@@ -212,7 +225,7 @@ fn compress_jpeg(
                     score: Some(score),
                 })),
                 // A JPEG no quality can match stays as it was; other inputs get the best JPEG.
-                None if format == ImageFormat::Jpeg => Ok(None),
+                None if format == ImageFormat::Jpeg && source.is_some() => Ok(None),
                 None => at_quality(100).map(Some),
             }
         }

@@ -74,6 +74,8 @@ pub struct CompressOptions {
     pub format: OutputFormat,
     /// Colour to flatten transparency onto when the output format has none (JPEG).
     pub background: Option<[u8; 3]>,
+    /// Resize before compressing (never enlarges).
+    pub resize: Option<crate::Resize>,
     /// Input limits.
     pub limits: Limits,
 }
@@ -84,6 +86,7 @@ impl Default for CompressOptions {
             mode: Mode::Balanced,
             format: OutputFormat::Same,
             background: None,
+            resize: None,
             limits: Limits::default(),
         }
     }

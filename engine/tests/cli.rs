@@ -106,3 +106,37 @@ fn bad_arguments_are_refused_with_the_usage() {
         assert!(String::from_utf8_lossy(&output.stderr).contains("usage: slimage"));
     }
 }
+
+#[test]
+fn resize_options_are_parsed_and_bad_ones_refused() {
+    let out = tempfile::tempdir().unwrap();
+    let input = corpus("chelsea.png");
+    let output = succeeds(
+        slimage()
+            .args(["--resize", "fit=100x100", "-o"])
+            .arg(out.path())
+            .arg(&input),
+    );
+    let line: serde_json::Value = serde_json::from_str(
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(line["width"], 100);
+    for bad in ["fit=100", "cover=0x10", "zoom=2", "scale=big"] {
+        let output = slimage()
+            .args(["--resize", bad, "-o"])
+            .arg(out.path())
+            .arg(&input)
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{bad} was accepted");
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains("resize")
+                || String::from_utf8_lossy(&output.stderr).contains("size"),
+            "{bad}"
+        );
+    }
+}

@@ -5,7 +5,9 @@ mod common;
 use std::io::Cursor;
 
 use common::corpus;
-use engine::{compress, CompressOptions, EngineError, ImageFormat, Limits, Mode, OutputFormat};
+use engine::{
+    compress, CompressOptions, EngineError, ImageFormat, Limits, Mode, OutputFormat, Resize,
+};
 use image::{DynamicImage, GenericImageView, ImageBuffer, Rgba};
 
 fn options(mode: Mode) -> CompressOptions {
@@ -361,4 +363,69 @@ fn exif_orientation_is_applied_to_the_pixels() {
     )
     .unwrap();
     assert_eq!(decode(&png.bytes).dimensions(), (24, 48));
+}
+
+#[test]
+fn resizing_never_enlarges_and_the_score_is_against_the_resized_image() {
+    let input = corpus("chelsea.png");
+    let (w, h) = decode(&input).dimensions();
+    let resized = compress(
+        &input,
+        &CompressOptions {
+            resize: Some(Resize::Fit {
+                width: 200,
+                height: 200,
+            }),
+            ..CompressOptions::default()
+        },
+    )
+    .unwrap();
+    let expected_h = ((h as f64) * 200.0 / w as f64).round() as u32;
+    assert_eq!((resized.width, resized.height), (200, expected_h));
+    assert_eq!(decode(&resized.bytes).dimensions(), (200, expected_h));
+    assert!(!resized.kept_original);
+    assert!(resized.score.unwrap() >= 75.0);
+
+    // Lossless PNG output of a resized image, and a cover crop to exactly the box.
+    let cover = compress(
+        &input,
+        &CompressOptions {
+            mode: Mode::Lossless,
+            resize: Some(Resize::Cover {
+                width: 64,
+                height: 64,
+            }),
+            ..CompressOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(decode(&cover.bytes).dimensions(), (64, 64));
+
+    // Asking for more than there is keeps the size.
+    let same = compress(
+        &input,
+        &CompressOptions {
+            resize: Some(Resize::ScaleWidth(w * 2)),
+            ..CompressOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!((same.width, same.height), (w, h));
+}
+
+#[test]
+fn a_resized_jpeg_in_lossless_mode_is_re_encoded_not_kept() {
+    let input = corpus("jpg95_coffee.jpg");
+    let result = compress(
+        &input,
+        &CompressOptions {
+            mode: Mode::Lossless,
+            resize: Some(Resize::ScaleWidth(120)),
+            ..CompressOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(result.format, ImageFormat::Jpeg);
+    assert_eq!(result.width, 120);
+    assert!(!result.kept_original);
 }

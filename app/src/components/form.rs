@@ -142,9 +142,8 @@ pub fn Field(
                 aria-describedby=error_id.clone()
                 class="mt-1 block w-full rounded-md border border-slate-300 px-3 py-2 text-slate-900 shadow-sm placeholder:text-slate-400 focus:border-indigo-500 focus:outline-none focus:ring-2 focus:ring-indigo-500/30 aria-[invalid=true]:border-red-400"
                 on:input=move |ev| {
-                    if live {
-                        run_check(event_target_value(&ev));
-                    } else if edited.get_untracked() {
+                    // Live fields check every keystroke; others only once they have been checked.
+                    if live || edited.get_untracked() {
                         run_check(event_target_value(&ev));
                     }
                 }

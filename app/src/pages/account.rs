@@ -81,6 +81,21 @@ fn AccountView(account: Account) -> impl IntoView {
     }
 }
 
+/// A form reference whose fields are emptied each time `action` succeeds (hydrated pages only;
+/// without JavaScript the page reloads empty anyway).
+fn clear_after_success<V>(value: V) -> NodeRef<leptos::html::Form>
+where
+    V: Get<Value = Option<Result<(), AppError>>> + Send + Sync + 'static,
+{
+    let form = NodeRef::<leptos::html::Form>::new();
+    Effect::new(move |_| {
+        if let (Some(Ok(())), Some(form)) = (value.get(), form.get()) {
+            form.reset();
+        }
+    });
+    form
+}
+
 fn capitalise(word: &str) -> String {
     let mut chars = word.chars();
     chars
@@ -93,11 +108,12 @@ fn capitalise(word: &str) -> String {
 fn ChangePasswordCard() -> impl IntoView {
     let action = ServerAction::<ChangePassword>::new();
     let error = move || action.value().get().and_then(Result::err);
+    let form = clear_after_success(action.value());
     view! {
         <div class=CARD>
             <h2 class=H2>"Change password"</h2>
             <p class="mt-1 text-sm text-slate-600">"Other devices are signed out when you change it."</p>
-            <ActionForm action=action attr:class="mt-4 max-w-md">
+            <ActionForm action=action node_ref=form attr:class="mt-4 max-w-md">
                 <FormAlert message=Signal::derive(move || {
                     form_level_error(error(), &["current_password", "new_password"])
                 }) />
@@ -135,6 +151,7 @@ fn ApiKeysCard() -> impl IntoView {
         |_| list_api_keys(),
     );
     let create_error = move || create.value().get().and_then(Result::err);
+    let create_form = clear_after_success(create.value());
     view! {
         <div class=CARD>
             <h2 class=H2>"API keys"</h2>
@@ -143,7 +160,7 @@ fn ApiKeysCard() -> impl IntoView {
                 <code class="rounded bg-slate-100 px-1">"Authorization: Bearer KEY"</code>
                 ". See the " <a href="/api/docs" class="font-semibold text-indigo-700">"API documentation"</a> "."
             </p>
-            <ActionForm action=create attr:class="mt-4 flex flex-col gap-2 sm:flex-row sm:items-start">
+            <ActionForm action=create node_ref=create_form attr:class="mt-4 flex flex-col gap-2 sm:flex-row sm:items-start">
                 <Field
                     label="Key name"
                     name="name"

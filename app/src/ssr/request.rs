@@ -34,7 +34,7 @@ pub fn client_ip_of(parts: &Parts, trust_forwarded_for: bool) -> IpAddr {
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
             .filter_map(|hop| hop.trim().parse::<IpAddr>().ok())
-            .last();
+            .next_back();
         if let Some(ip) = forwarded {
             return ip;
         }

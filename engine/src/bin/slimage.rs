@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! slimage [--mode lossless|balanced|small|quality=N|target=S] [--format same|png|jpeg]
-//!         [--background RRGGBB] -o OUTDIR FILE...
+//!         [--background RRGGBB] [--resize scale=W|scale=xH|fit=WxH|cover=WxH|thumb=WxH]
+//!         -o OUTDIR FILE...
 //! ```
 //! Writes each output under OUTDIR with the input's file name (new extension when the format
 //! changes) and prints one JSON line per file. Files that fail get one line on stderr and a
@@ -15,10 +16,11 @@ use std::{
     time::Instant,
 };
 
-use engine::{compress, CompressOptions, Compressed, ImageFormat, Mode, OutputFormat};
+use engine::{compress, CompressOptions, Compressed, ImageFormat, Mode, OutputFormat, Resize};
 
 const USAGE: &str = "usage: slimage [--mode lossless|balanced|small|quality=N|target=S] \
-[--format same|png|jpeg] [--background RRGGBB] -o OUTDIR FILE...";
+[--format same|png|jpeg] [--background RRGGBB] \
+[--resize scale=W|scale=xH|fit=WxH|cover=WxH|thumb=WxH] -o OUTDIR FILE...";
 
 struct Args {
     options: CompressOptions,
@@ -43,6 +45,31 @@ fn parse_mode(value: &str) -> Result<Mode, String> {
             },
             _ => Err(format!("unknown mode {value:?}")),
         },
+    }
+}
+
+fn parse_resize(value: &str) -> Result<Resize, String> {
+    let size = |v: &str| -> Result<u32, String> {
+        match v.parse::<u32>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(format!("{v:?} is not a size in pixels")),
+        }
+    };
+    let pair = |v: &str| -> Result<(u32, u32), String> {
+        let (w, h) = v
+            .split_once('x')
+            .ok_or(format!("{v:?} is not WIDTHxHEIGHT"))?;
+        Ok((size(w)?, size(h)?))
+    };
+    match value.split_once('=') {
+        Some(("scale", v)) => match v.strip_prefix('x') {
+            Some(h) => Ok(Resize::ScaleHeight(size(h)?)),
+            None => Ok(Resize::ScaleWidth(size(v)?)),
+        },
+        Some(("fit", v)) => pair(v).map(|(width, height)| Resize::Fit { width, height }),
+        Some(("cover", v)) => pair(v).map(|(width, height)| Resize::Cover { width, height }),
+        Some(("thumb", v)) => pair(v).map(|(width, height)| Resize::Thumb { width, height }),
+        _ => Err(format!("unknown resize {value:?}")),
     }
 }
 
@@ -74,6 +101,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
                     _ => return Err(format!("background must be RRGGBB, not {hex:?}")),
                 }
             }
+            "--resize" => options.resize = Some(parse_resize(&value("--resize")?)?),
             "-o" | "--out" => out_dir = Some(PathBuf::from(value("-o")?)),
             "-h" | "--help" => return Err(String::new()),
             flag if flag.starts_with('-') => return Err(format!("unknown option {flag}")),
