@@ -6,6 +6,7 @@
 //! to call from many threads at once. The format is always recognised from the bytes.
 #![forbid(unsafe_code)]
 
+mod animation;
 mod decode;
 mod error;
 mod jpeg;
@@ -93,6 +94,7 @@ fn compress_sniffed(
     format: ImageFormat,
     options: &CompressOptions,
 ) -> Result<Compressed, EngineError> {
+    animation::refuse_animation(input, format)?;
     let mut image = decode::decode(input, format, &options.limits)?;
     let mut resized = false;
     if let Some(resize) = options.resize {

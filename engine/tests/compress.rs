@@ -429,3 +429,49 @@ fn a_resized_jpeg_in_lossless_mode_is_re_encoded_not_kept() {
     assert_eq!(result.width, 120);
     assert!(!result.kept_original);
 }
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_cmyk_jpeg_keeps_its_colours() {
+    // Left half red, right half blue, stored as CMYK (as print workflows export).
+    let input = fixture("cmyk.jpg");
+    let result = compress(&input, &options(Mode::Quality(90))).unwrap();
+    assert_eq!(result.format, ImageFormat::Jpeg);
+    let output = decode(&result.bytes).to_rgb8();
+    let red = output.get_pixel(10, 32).0;
+    let blue = output.get_pixel(85, 32).0;
+    assert!(
+        red[0] > 190 && red[1] < 70 && red[2] < 80,
+        "left half is {red:?}"
+    );
+    assert!(blue[2] > 180 && blue[0] < 70, "right half is {blue:?}");
+}
+
+#[test]
+fn animated_gifs_are_refused_with_a_clear_error() {
+    let mut bytes = Vec::new();
+    {
+        let mut encoder = image::codecs::gif::GifEncoder::new(&mut bytes);
+        for shade in [0u8, 200] {
+            let frame = ImageBuffer::from_pixel(16, 16, Rgba([shade, 100, 50, 255]));
+            encoder.encode_frame(image::Frame::new(frame)).unwrap();
+        }
+    }
+    match compress(&bytes, &options(Mode::Balanced)) {
+        Err(EngineError::UnsupportedFeature {
+            format: "GIF",
+            reason,
+        }) => {
+            assert!(reason.contains("animated"), "{reason}")
+        }
+        other => panic!("expected a clear refusal, got {other:?}"),
+    }
+}
