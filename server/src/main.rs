@@ -15,7 +15,15 @@ fn main() -> ExitCode {
         }
     };
     telemetry::init(config.log_format, &config.log_filter);
+    // At least four workers even on one or two cores: Leptos' server rendering can stall a page
+    // whose resources resolve while every worker is busy (leptos-rs/leptos#4647; seen here as an
+    // occasional hung page in tests run with two workers, never with four).
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .max(4);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
         .enable_all()
         .build()
     {

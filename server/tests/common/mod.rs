@@ -166,13 +166,14 @@ impl Drop for PostgresDatabase {
     }
 }
 
-/// Runs each listed `async fn(Backend)` test once on SQLite and once on PostgreSQL.
+/// Runs each listed `async fn(Backend)` test once on SQLite and once on PostgreSQL, on a runtime
+/// with as many workers as the server binary uses (see `main.rs` on why at least four).
 #[macro_export]
 macro_rules! backend_tests {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
             $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $name() {
                     super::$name($crate::common::Backend::Sqlite).await
                 }
@@ -180,7 +181,7 @@ macro_rules! backend_tests {
         }
         mod postgres {
             $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $name() {
                     super::$name($crate::common::Backend::Postgres).await
                 }
