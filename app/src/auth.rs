@@ -47,6 +47,15 @@ pub struct ApiKeys {
     pub new_secret: Option<String>,
 }
 
+/// Everything the account page shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountPageData {
+    /// The account.
+    pub account: Account,
+    /// Its API keys.
+    pub keys: ApiKeys,
+}
+
 #[cfg(feature = "ssr")]
 mod server {
     pub use crate::ssr::{
@@ -223,6 +232,43 @@ pub async fn create_api_key(name: String) -> Result<(), AppError> {
     .map_err(respond_with)
 }
 
+/// The account page's data in one call, or `None` when nobody is signed in.
+#[server(endpoint = "account_overview")]
+pub async fn account_overview() -> Result<Option<AccountPageData>, AppError> {
+    use server::*;
+    async {
+        let state = app_state()?;
+        let Some(user) = current_user(&state).await? else {
+            return Ok(None);
+        };
+        let keys = keys_of(&state, user.id).await?;
+        Ok(Some(AccountPageData {
+            account: to_account(&user),
+            keys,
+        }))
+    }
+    .await
+    .map_err(respond_with)
+}
+
+#[cfg(feature = "ssr")]
+async fn keys_of(state: &crate::ssr::state::AppState, user_id: i64) -> Result<ApiKeys, AppError> {
+    use server::*;
+    let keys = api_keys::list(&state.db, user_id)
+        .await?
+        .into_iter()
+        .map(|k| ApiKeyView {
+            id: k.id,
+            name: k.name,
+            prefix: k.prefix,
+            created: format_date(k.created_at),
+            last_used: k.last_used_at.map(format_date),
+        })
+        .collect();
+    let new_secret = auth_session()?.take_new_api_key().await?;
+    Ok(ApiKeys { keys, new_secret })
+}
+
 /// The signed-in user's API keys, plus the secret of a key created just before (once).
 #[server(endpoint = "api_keys")]
 pub async fn list_api_keys() -> Result<ApiKeys, AppError> {
@@ -230,19 +276,7 @@ pub async fn list_api_keys() -> Result<ApiKeys, AppError> {
     async {
         let state = app_state()?;
         let user = require_user(&state).await?;
-        let keys = api_keys::list(&state.db, user.id)
-            .await?
-            .into_iter()
-            .map(|k| ApiKeyView {
-                id: k.id,
-                name: k.name,
-                prefix: k.prefix,
-                created: format_date(k.created_at),
-                last_used: k.last_used_at.map(format_date),
-            })
-            .collect();
-        let new_secret = auth_session()?.take_new_api_key().await?;
-        Ok(ApiKeys { keys, new_secret })
+        keys_of(&state, user.id).await
     }
     .await
     .map_err(respond_with)

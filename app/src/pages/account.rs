@@ -7,12 +7,10 @@ use leptos_router::components::Redirect;
 
 use crate::{
     auth::{
-        list_api_keys, Account, ApiKeys, ChangePassword, CreateApiKey, DeleteAccount, RevokeApiKey,
+        account_overview, Account, AccountPageData, ApiKeys, ChangePassword, CreateApiKey,
+        DeleteAccount, RevokeApiKey,
     },
-    components::{
-        form::{form_level_error, Field, FormAlert, SubmitButton},
-        session::use_auth,
-    },
+    components::form::{form_level_error, Field, FormAlert, SubmitButton},
     error::AppError,
     validate::check_new_password,
 };
@@ -23,13 +21,24 @@ const H2: &str = "text-lg font-semibold text-slate-900";
 /// `/account`
 #[component]
 pub fn AccountPage() -> impl IntoView {
-    let auth = use_auth();
+    // The page reads one resource of its own, created before any suspense and read by one
+    // suspense only: with the header's account resource also read here, or nested suspenses,
+    // server rendering of this page now and then never finished.
+    let create = ServerAction::<CreateApiKey>::new();
+    let revoke = ServerAction::<RevokeApiKey>::new();
+    let overview = Resource::new(
+        move || (create.version().get(), revoke.version().get()),
+        |_| account_overview(),
+    );
+    let api_keys = ApiKeysContext { create, revoke };
     view! {
         <Title text="Your account" />
         <Transition fallback=|| view! { <p class="p-8 text-center text-slate-500">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match auth.account.await {
-                    Ok(Some(account)) => view! { <AccountView account /> }.into_any(),
+                match overview.await {
+                    Ok(Some(AccountPageData { account, keys })) => {
+                        view! { <AccountView account api_keys key_list=Ok(keys) /> }.into_any()
+                    }
                     Ok(None) => view! { <Redirect path="/login" /> }.into_any(),
                     Err(error) => view! {
                         <p role="alert" class="p-8 text-center text-red-700">{error.to_string()}</p>
@@ -41,8 +50,19 @@ pub fn AccountPage() -> impl IntoView {
     }
 }
 
+/// The API-key card's actions.
+#[derive(Clone, Copy)]
+struct ApiKeysContext {
+    create: ServerAction<CreateApiKey>,
+    revoke: ServerAction<RevokeApiKey>,
+}
+
 #[component]
-fn AccountView(account: Account) -> impl IntoView {
+fn AccountView(
+    account: Account,
+    api_keys: ApiKeysContext,
+    key_list: Result<ApiKeys, AppError>,
+) -> impl IntoView {
     let plan = capitalise(&account.plan);
     view! {
         <section class="mx-auto max-w-3xl space-y-6 px-4 py-10 sm:px-6">
@@ -75,7 +95,7 @@ fn AccountView(account: Account) -> impl IntoView {
                 </dl>
             </div>
             <ChangePasswordCard />
-            <ApiKeysCard />
+            <ApiKeysCard api_keys key_list />
             <DeleteAccountCard />
         </section>
     }
@@ -143,13 +163,8 @@ fn ChangePasswordCard() -> impl IntoView {
 }
 
 #[component]
-fn ApiKeysCard() -> impl IntoView {
-    let create = ServerAction::<CreateApiKey>::new();
-    let revoke = ServerAction::<RevokeApiKey>::new();
-    let keys = Resource::new(
-        move || (create.version().get(), revoke.version().get()),
-        |_| list_api_keys(),
-    );
+fn ApiKeysCard(api_keys: ApiKeysContext, key_list: Result<ApiKeys, AppError>) -> impl IntoView {
+    let ApiKeysContext { create, revoke } = api_keys;
     let create_error = move || create.value().get().and_then(Result::err);
     let create_form = clear_after_success(create.value());
     view! {
@@ -174,17 +189,13 @@ fn ApiKeysCard() -> impl IntoView {
                     <SubmitButton label="Create key" pending_label="Creating…" pending=create.pending() />
                 </div>
             </ActionForm>
-            <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading keys…"</p> }>
-                {move || Suspend::new(async move {
-                    match keys.await {
-                        Ok(keys) => view! { <KeyList keys revoke /> }.into_any(),
-                        Err(error) => view! {
-                            <p role="alert" class="text-sm text-red-700">{error.to_string()}</p>
-                        }
-                        .into_any(),
-                    }
-                })}
-            </Transition>
+            {match key_list {
+                Ok(keys) => view! { <KeyList keys revoke /> }.into_any(),
+                Err(error) => view! {
+                    <p role="alert" class="text-sm text-red-700">{error.to_string()}</p>
+                }
+                .into_any(),
+            }}
         </div>
     }
 }

@@ -52,13 +52,15 @@ impl TestApp {
         }
         vars.extend(extra.iter().cloned());
         let config = Config::from_lookup(|name| vars.get(name).cloned().map(Ok)).expect("config");
-        let app = Application::build(&config)
+        let app = server_runtime()
+            .spawn(async move { Application::build(&config).await })
             .await
+            .expect("the build task finished")
             .expect("application starts");
         let addr = app.local_addr();
         let state = app.state().clone();
         let (tx, rx) = oneshot::channel();
-        tokio::spawn(app.run_until(async {
+        server_runtime().spawn(app.run_until(async {
             let _ = rx.await;
         }));
         // A request that hangs fails its test instead of stalling the whole run.
@@ -96,6 +98,22 @@ impl Drop for TestApp {
         // The database is dropped by `PostgresDatabase`'s own Drop, after this.
         let _ = self.postgres.take();
     }
+}
+
+/// The runtime every test server runs on, for the whole test process, as in the binary (one
+/// runtime, four workers). Each test body has a runtime of its own that ends with the test;
+/// servers rendered by Leptos on such short-lived runtimes occasionally never finished a page once
+/// an earlier test's runtime was gone, which a real server never sees.
+fn server_runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(4)
+            .thread_name("test-server")
+            .enable_all()
+            .build()
+            .expect("the test servers' runtime starts")
+    })
 }
 
 /// The URL of a PostgreSQL database that can create and drop databases.
@@ -166,14 +184,14 @@ impl Drop for PostgresDatabase {
     }
 }
 
-/// Runs each listed `async fn(Backend)` test once on SQLite and once on PostgreSQL, on a runtime
-/// with as many workers as the server binary uses (see `main.rs` on why at least four).
+/// Runs each listed `async fn(Backend)` test once on SQLite and once on PostgreSQL (the servers
+/// themselves run on the shared `server_runtime`).
 #[macro_export]
 macro_rules! backend_tests {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
             $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     super::$name($crate::common::Backend::Sqlite).await
                 }
@@ -181,7 +199,7 @@ macro_rules! backend_tests {
         }
         mod postgres {
             $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     super::$name($crate::common::Backend::Postgres).await
                 }
