@@ -20,9 +20,9 @@ pub fn optimize(png: &[u8]) -> Result<Vec<u8>, EngineError> {
         .map_err(|e| EngineError::Encode(e.to_string()))
 }
 
-/// Writes RGBA pixels as a PNG, losslessly, then optimises it.
+/// Writes RGBA pixels as a PNG, losslessly, then optimises it. The colour profile goes along.
 pub fn encode_lossless(image: &Decoded) -> Result<Vec<u8>, EngineError> {
-    let raw = oxipng::RawImage::new(
+    let mut raw = oxipng::RawImage::new(
         image.width,
         image.height,
         oxipng::ColorType::RGBA,
@@ -30,6 +30,9 @@ pub fn encode_lossless(image: &Decoded) -> Result<Vec<u8>, EngineError> {
         image.rgba.clone(),
     )
     .map_err(|e| EngineError::Encode(e.to_string()))?;
+    if let Some(icc) = &image.icc_profile {
+        raw.add_icc_profile(icc);
+    }
     raw.create_optimized_png(&oxipng_options())
         .map_err(|e| EngineError::Encode(e.to_string()))
 }
@@ -51,10 +54,14 @@ impl Quantised {
             .collect()
     }
 
-    fn encode(&self, width: u32, height: u32) -> Result<Vec<u8>, EngineError> {
+    /// The palette PNG, optimised, carrying `icc` (the source's colour profile: the palette's
+    /// values are in that space, so dropping it would shift every colour of a non-sRGB image).
+    fn encode(&self, width: u32, height: u32, icc: Option<&[u8]>) -> Result<Vec<u8>, EngineError> {
         let encode_error = |e: png::EncodingError| EngineError::Encode(e.to_string());
         let mut out = Vec::new();
-        let mut encoder = png::Encoder::new(&mut out, width, height);
+        let mut info = png::Info::with_size(width, height);
+        info.icc_profile = icc.map(std::borrow::Cow::Borrowed);
+        let mut encoder = png::Encoder::with_info(&mut out, info).map_err(encode_error)?;
         encoder.set_color(png::ColorType::Indexed);
         encoder.set_depth(png::BitDepth::Eight);
         encoder.set_palette(
@@ -113,7 +120,12 @@ pub fn encode_lossy_for_target(
         ))
     })?;
     found
-        .map(|(quantised, score)| Ok((quantised.encode(image.width, image.height)?, score)))
+        .map(|(quantised, score)| {
+            Ok((
+                quantised.encode(image.width, image.height, image.icc_profile.as_deref())?,
+                score,
+            ))
+        })
         .transpose()
 }
 
@@ -125,5 +137,8 @@ pub fn encode_lossy_at(
 ) -> Result<(Vec<u8>, Option<f64>), EngineError> {
     let quantised = quantise(image, quality.clamp(1, 100))?;
     let score = reference.score(&quantised.to_rgba());
-    Ok((quantised.encode(image.width, image.height)?, score))
+    Ok((
+        quantised.encode(image.width, image.height, image.icc_profile.as_deref())?,
+        score,
+    ))
 }

@@ -475,3 +475,53 @@ fn animated_gifs_are_refused_with_a_clear_error() {
         other => panic!("expected a clear refusal, got {other:?}"),
     }
 }
+
+#[test]
+fn a_colour_profile_survives_lossy_and_lossless_png_output() {
+    use image::{ImageDecoder, ImageEncoder};
+    // Not sRGB (oxipng would be allowed to swap an sRGB profile for an sRGB chunk).
+    let profile: Vec<u8> = (0..=255u8).cycle().take(600).collect();
+    let source = decode(&corpus("chelsea.png")).to_rgba8();
+    let mut input = Vec::new();
+    let mut encoder = image::codecs::png::PngEncoder::new(&mut input);
+    encoder.set_icc_profile(profile.clone()).unwrap();
+    encoder
+        .write_image(
+            source.as_raw(),
+            source.width(),
+            source.height(),
+            image::ExtendedColorType::Rgba8,
+        )
+        .unwrap();
+    let profile_of = |bytes: &[u8]| {
+        image::ImageReader::with_format(std::io::Cursor::new(bytes), image::ImageFormat::Png)
+            .into_decoder()
+            .unwrap()
+            .icc_profile()
+            .unwrap()
+    };
+    assert_eq!(profile_of(&input).as_deref(), Some(&profile[..]));
+    // The palette path (quality 60 always re-encodes) and whatever balanced and lossless choose.
+    let palette = compress(&input, &options(Mode::Quality(60))).unwrap();
+    assert!(!palette.kept_original);
+    assert_eq!(profile_of(&palette.bytes).as_deref(), Some(&profile[..]));
+    for mode in [Mode::Balanced, Mode::Lossless] {
+        let result = compress(&input, &options(mode)).unwrap();
+        assert_eq!(
+            profile_of(&result.bytes).as_deref(),
+            Some(&profile[..]),
+            "{mode:?}"
+        );
+    }
+    // Pixels re-encoded losslessly (a resize forces it) keep it too.
+    let resized = compress(
+        &input,
+        &CompressOptions {
+            mode: Mode::Lossless,
+            resize: Some(Resize::ScaleWidth(48)),
+            ..CompressOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(profile_of(&resized.bytes).as_deref(), Some(&profile[..]));
+}
