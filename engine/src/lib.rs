@@ -96,18 +96,17 @@ fn compress_sniffed(
 ) -> Result<Compressed, EngineError> {
     animation::refuse_animation(input, format)?;
     let mut image = decode::decode(input, format, &options.limits)?;
-    let mut resized = false;
+    let decoded_size = (image.width, image.height);
     if let Some(resize) = options.resize {
-        let new = resize::apply(&image, resize)?;
-        resized = (new.width, new.height) != (image.width, image.height);
-        image = new;
+        image = resize::apply(image, resize)?;
     }
+    let resized = (image.width, image.height) != decoded_size;
     let out_format = output_format(format, options.format);
     // A resized image is a new picture: the input bytes can neither be optimised in place nor
     // given back, and the quality is measured against the resized pixels.
     let source = (!resized).then_some(input);
     let candidate = match out_format {
-        ImageFormat::Png => compress_png(source, &image, options.mode)?,
+        ImageFormat::Png => compress_png(source, format, &image, options.mode)?,
         ImageFormat::Jpeg => compress_jpeg(source, format, &image, options)?,
         other => unreachable!("output_format never chooses {other:?}"),
     };
@@ -134,15 +133,16 @@ fn compress_sniffed(
 }
 
 /// PNG output; `None` when only the original will do (lossless mode on a PNG that cannot shrink).
-/// `source` is the input file when its pixels are the image's (not resized).
+/// `source` is the input file when its pixels are the image's (not resized), `format` its format.
 fn compress_png(
     source: Option<&[u8]>,
+    format: ImageFormat,
     image: &Decoded,
     mode: Mode,
 ) -> Result<Option<Candidate>, EngineError> {
     let lossless = || -> Result<Candidate, EngineError> {
         let bytes = match source {
-            Some(input) if sniff_format(input) == Some(ImageFormat::Png) => png::optimize(input)?,
+            Some(input) if format == ImageFormat::Png => png::optimize(input)?,
             _ => png::encode_lossless(image)?,
         };
         Ok(Candidate {

@@ -57,8 +57,9 @@ impl Resize {
     }
 }
 
-/// Applies `resize` to `image`; an image already within the requested size is left alone.
-pub fn apply(image: &Decoded, resize: Resize) -> Result<Decoded, EngineError> {
+/// Applies `resize` to `image`; an image already within the requested size comes back as it was
+/// (moved, not copied).
+pub fn apply(image: Decoded, resize: Resize) -> Result<Decoded, EngineError> {
     resize.check()?;
     let (w, h) = (image.width as f64, image.height as f64);
     // Scale factor, capped at 1 (never enlarge), and the final canvas.
@@ -70,7 +71,7 @@ pub fn apply(image: &Decoded, resize: Resize) -> Result<Decoded, EngineError> {
             (width as f64 / w).max(height as f64 / h).min(1.0),
             Some((width, height, Canvas::Crop)),
         ),
-        Resize::Thumb { width, height } => match plain_background(image) {
+        Resize::Thumb { width, height } => match plain_background(&image) {
             Some(colour) => (
                 (width as f64 / w).min(height as f64 / h).min(1.0),
                 Some((width, height, Canvas::Pad(colour))),
@@ -84,12 +85,13 @@ pub fn apply(image: &Decoded, resize: Resize) -> Result<Decoded, EngineError> {
     let new_w = ((w * scale).round() as u32).max(1);
     let new_h = ((h * scale).round() as u32).max(1);
     let scaled = if (new_w, new_h) == (image.width, image.height) {
-        image.clone()
+        image
     } else {
-        scale_linear(image, new_w, new_h)?
+        scale_linear(&image, new_w, new_h)?
     };
     Ok(match canvas {
         None => scaled,
+        Some((width, height, _)) if (width, height) == (scaled.width, scaled.height) => scaled,
         Some((width, height, Canvas::Crop)) => crop_centre(&scaled, width, height),
         Some((width, height, Canvas::Pad(colour))) => pad_centre(&scaled, width, height, colour),
     })
@@ -307,11 +309,11 @@ mod tests {
             ),
         ];
         for (resize, expected) in cases {
-            let out = apply(&photo, resize).unwrap();
+            let out = apply(photo.clone(), resize).unwrap();
             assert_eq!(size(&out), expected, "{resize:?}");
             assert_eq!(out.rgba.len(), (out.width * out.height * 4) as usize);
         }
-        assert!(apply(&photo, Resize::ScaleWidth(0)).is_err());
+        assert!(apply(photo.clone(), Resize::ScaleWidth(0)).is_err());
     }
 
     #[test]
@@ -323,7 +325,7 @@ mod tests {
             64,
             |x, _| if x % 2 == 0 { [0, 0, 0, 255] } else { [255; 4] },
         );
-        let out = apply(&stripes, Resize::ScaleWidth(16)).unwrap();
+        let out = apply(stripes, Resize::ScaleWidth(16)).unwrap();
         let centre = ((8 * 16 + 8) * 4) as usize;
         let grey = out.rgba[centre];
         assert!((180..=195).contains(&grey), "grey {grey}");
@@ -340,7 +342,7 @@ mod tests {
             }
         });
         half.has_alpha = true;
-        let out = apply(&half, Resize::ScaleWidth(16)).unwrap();
+        let out = apply(half, Resize::ScaleWidth(16)).unwrap();
         for p in out.rgba.chunks_exact(4).filter(|p| p[3] > 16) {
             assert!(p[0] < 8 && p[2] > 240, "{p:?}");
         }
@@ -358,7 +360,7 @@ mod tests {
             }
         });
         let out = apply(
-            &product,
+            product,
             Resize::Thumb {
                 width: 100,
                 height: 100,

@@ -15,9 +15,11 @@ fn main() -> ExitCode {
         }
     };
     telemetry::init(config.log_format, &config.log_filter);
-    // At least four workers even on one or two cores: Leptos' server rendering can stall a page
-    // whose resources resolve while every worker is busy (leptos-rs/leptos#4647; seen here as an
-    // occasional hung page in tests run with two workers, never with four).
+    // At least four workers even on one or two cores: Leptos' server rendering has been reported
+    // to stall pages with resources on one worker (leptos-rs/leptos#4647). Our own occasional
+    // hang of /account persisted with four and went away only when that page stopped sharing a
+    // resource between two suspense boundaries (see pages/account.rs); this is a margin, not
+    // the fix.
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
