@@ -157,7 +157,6 @@ pub fn router(state: AppState) -> Router {
             AppState,
             _,
         >(context, shell))
-        .layer(middleware::from_fn(sessions::read_signed_in_user))
         .layer(sessions::layer(
             state.db.clone(),
             state.settings.secure_cookies(),

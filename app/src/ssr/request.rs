@@ -11,7 +11,7 @@ use tower_sessions::Session;
 
 use super::{
     accounts::{self, UserRow},
-    sessions::{AuthSession, SignedIn},
+    sessions::AuthSession,
     state::AppState,
 };
 use crate::error::AppError;
@@ -63,12 +63,7 @@ pub fn auth_session() -> Result<AuthSession, AppError> {
 
 /// The signed-in user, if any. A session whose user no longer exists counts as signed out.
 pub async fn current_user(state: &AppState) -> Result<Option<UserRow>, AppError> {
-    let signed_in = parts()?.extensions.get::<SignedIn>().copied();
-    let user_id = match signed_in {
-        Some(SignedIn(user_id)) => user_id,
-        None => auth_session()?.user_id().await?,
-    };
-    let Some(user_id) = user_id else {
+    let Some(user_id) = auth_session()?.user_id().await? else {
         return Ok(None);
     };
     accounts::find_by_id(&state.db, user_id).await

@@ -152,25 +152,6 @@ pub fn layer(db: Db, secure: bool) -> SessionManagerLayer<SqlSessionStore> {
         .with_expiry(Expiry::OnInactivity(time::Duration::days(INACTIVITY_DAYS)))
 }
 
-/// The signed-in user's id as read once per request, before any handler or page runs (see
-/// [`read_signed_in_user`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SignedIn(pub Option<i64>);
-
-/// Middleware (inside the session layer): reads who is signed in once and puts it in the
-/// request's extensions. Pages then never load the session from several resources at once:
-/// concurrent first loads of one session from two server-rendered resources occasionally left a
-/// page waiting forever.
-pub async fn read_signed_in_user(
-    session: Session,
-    mut request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    let user_id = AuthSession::new(session).user_id().await.ok().flatten();
-    request.extensions_mut().insert(SignedIn(user_id));
-    next.run(request).await
-}
-
 /// Who a browser session belongs to; the only code that reads or writes session keys.
 #[derive(Clone, Debug)]
 pub struct AuthSession(Session);
