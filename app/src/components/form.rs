@@ -37,6 +37,15 @@ pub fn form_level_error(error: Option<AppError>, fields: &[&str]) -> Option<Stri
     }
 }
 
+/// The server's message for `field` from the last submission (`error` reads that submission's
+/// error), in the form [`Field`] takes it.
+pub fn field_error<E>(error: E, field: &'static str) -> Signal<Option<String>>
+where
+    E: Fn() -> Option<AppError> + Send + Sync + 'static,
+{
+    Signal::derive(move || error().and_then(|e| e.field_message(field)))
+}
+
 /// A red box above the form for errors that belong to no field.
 #[component]
 pub fn FormAlert(
@@ -44,16 +53,7 @@ pub fn FormAlert(
     #[prop(into)]
     message: Signal<Option<String>>,
 ) -> impl IntoView {
-    view! {
-        <Show when=move || message.get().is_some()>
-            <div
-                role="alert"
-                class="mb-4 rounded-md border border-red-200 bg-red-50 px-3 py-2 text-sm text-red-800"
-            >
-                {move || message.get()}
-            </div>
-        </Show>
-    }
+    banner(message, "alert", "border-red-200 bg-red-50 text-red-800")
 }
 
 /// A green box for "done" messages.
@@ -63,12 +63,21 @@ pub fn Notice(
     #[prop(into)]
     message: Signal<Option<String>>,
 ) -> impl IntoView {
+    banner(
+        message,
+        "status",
+        "border-emerald-200 bg-emerald-50 text-emerald-800",
+    )
+}
+
+fn banner(
+    message: Signal<Option<String>>,
+    role: &'static str,
+    colours: &'static str,
+) -> impl IntoView {
     view! {
         <Show when=move || message.get().is_some()>
-            <div
-                role="status"
-                class="mb-4 rounded-md border border-emerald-200 bg-emerald-50 px-3 py-2 text-sm text-emerald-800"
-            >
+            <div role=role class=format!("mb-4 rounded-md border px-3 py-2 text-sm {colours}")>
                 {move || message.get()}
             </div>
         </Show>

@@ -10,7 +10,7 @@ use crate::{
         account_overview, Account, AccountPageData, ApiKeys, ChangePassword, CreateApiKey,
         DeleteAccount, RevokeApiKey,
     },
-    components::form::{form_level_error, Field, FormAlert, SubmitButton},
+    components::form::{field_error, form_level_error, Field, FormAlert, SubmitButton},
     error::AppError,
     validate::check_new_password,
 };
@@ -142,7 +142,7 @@ fn ChangePasswordCard() -> impl IntoView {
                     name="current_password"
                     input_type="password"
                     autocomplete="current-password"
-                    server_error=Signal::derive(move || error().and_then(|e| e.field_message("current_password")))
+                    server_error=field_error(error, "current_password")
                 />
                 <Field
                     label="New password"
@@ -150,7 +150,7 @@ fn ChangePasswordCard() -> impl IntoView {
                     input_type="password"
                     autocomplete="new-password"
                     hint="At least 10 characters. Not your email, not a common password."
-                    server_error=Signal::derive(move || error().and_then(|e| e.field_message("new_password")))
+                    server_error=field_error(error, "new_password")
                     check=Callback::new(|v: String| check_new_password(&v, ""))
                     live=true
                 />
@@ -273,7 +273,7 @@ fn DeleteAccountCard() -> impl IntoView {
                     name="password"
                     input_type="password"
                     autocomplete="current-password"
-                    server_error=Signal::derive(move || error().and_then(|e| e.field_message("password")))
+                    server_error=field_error(error, "password")
                 />
                 <div class="sm:w-56">
                     <SubmitButton label="Delete my account" pending_label="Deleting…" pending=action.pending() danger=true />

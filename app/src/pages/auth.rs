@@ -7,7 +7,9 @@ use leptos_router::hooks::use_query_map;
 
 use crate::{
     auth::{LogIn, RequestPasswordReset, ResetPassword, SignUp},
-    components::form::{form_level_error, Field, FormAlert, FormCard, Notice, SubmitButton},
+    components::form::{
+        field_error, form_level_error, Field, FormAlert, FormCard, Notice, SubmitButton,
+    },
     validate::{check_email, check_new_password, normalize_email},
 };
 
@@ -40,7 +42,7 @@ pub fn SignUpPage() -> impl IntoView {
                     name="email"
                     input_type="email"
                     autocomplete="email"
-                    server_error=Signal::derive(move || error().and_then(|e| e.field_message("email")))
+                    server_error=field_error(error, "email")
                     check=email_check()
                 />
                 <Field
@@ -49,7 +51,7 @@ pub fn SignUpPage() -> impl IntoView {
                     input_type="password"
                     autocomplete="new-password"
                     hint="At least 10 characters. Not your email, not a common password."
-                    server_error=Signal::derive(move || error().and_then(|e| e.field_message("password")))
+                    server_error=field_error(error, "password")
                     check=new_password_check()
                     live=true
                 />
@@ -82,14 +84,14 @@ pub fn LogInPage() -> impl IntoView {
                     name="email"
                     input_type="email"
                     autocomplete="username"
-                    server_error=Signal::derive(move || error().and_then(|e| e.field_message("email")))
+                    server_error=field_error(error, "email")
                 />
                 <Field
                     label="Password"
                     name="password"
                     input_type="password"
                     autocomplete="current-password"
-                    server_error=Signal::derive(move || error().and_then(|e| e.field_message("password")))
+                    server_error=field_error(error, "password")
                 />
                 <div class="-mt-2 mb-4 text-right text-sm">
                     <a href="/forgot-password" class=LINK>"Forgot your password?"</a>
@@ -131,7 +133,7 @@ pub fn ForgotPasswordPage() -> impl IntoView {
                     name="email"
                     input_type="email"
                     autocomplete="email"
-                    server_error=Signal::derive(move || error().and_then(|e| e.field_message("email")))
+                    server_error=field_error(error, "email")
                     check=email_check()
                 />
                 <SubmitButton
@@ -181,7 +183,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
                         input_type="password"
                         autocomplete="new-password"
                         hint="At least 10 characters. Not your email, not a common password."
-                        server_error=Signal::derive(move || error().and_then(|e| e.field_message("new_password")))
+                        server_error=field_error(error, "new_password")
                         check=new_password_check()
                         live=true
                     />
