@@ -27,8 +27,18 @@ pub struct AuthContext {
 pub fn provide_auth() {
     let log_out = ServerAction::<LogOut>::new();
     let location = use_location();
+    // The server renders one address per request, so there the source is constant; tracking the
+    // router's location while rendering let the resource restart mid-render, and a page waiting
+    // on the first run then occasionally never finished.
     let account = Resource::new(
-        move || (location.pathname.get(), log_out.version().get()),
+        move || {
+            let pathname = if cfg!(feature = "ssr") {
+                String::new()
+            } else {
+                location.pathname.get()
+            };
+            (pathname, log_out.version().get())
+        },
         |_| crate::auth::current_account(),
     );
     provide_context(AuthContext { log_out, account });
