@@ -525,3 +525,16 @@ fn a_colour_profile_survives_lossy_and_lossless_png_output() {
     .unwrap();
     assert_eq!(profile_of(&resized.bytes).as_deref(), Some(&profile[..]));
 }
+
+#[test]
+fn a_png_that_makes_the_png_decoder_panic_gives_a_typed_error() {
+    // Found by the fuzz target: a palette PNG on which png 0.18.1 indexes past its palette
+    // (decoder/transform/palette.rs:74). The first byte is the fuzz target's mode selector.
+    let data = fixture("fuzz-png-palette-panic.bin");
+    for mode in [Mode::Lossless, Mode::Balanced, Mode::Quality(70)] {
+        match compress(&data[1..], &options(mode)) {
+            Err(EngineError::Malformed { format: "PNG", .. }) => {}
+            other => panic!("{mode:?}: expected a malformed-PNG error, got {other:?}"),
+        }
+    }
+}
