@@ -45,4 +45,5 @@ fuzz:
 	scripts/fuzz.sh 60
 
 e2e: build-debug
+	cargo build --locked -p server --example fake_stripe
 	cd end2end && playwright test

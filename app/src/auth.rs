@@ -54,7 +54,12 @@ pub struct AccountPageData {
     pub account: Account,
     /// Its API keys.
     pub keys: ApiKeys,
+    /// Plan, standing and this month's usage.
+    pub billing: crate::billing::BillingSummary,
 }
+
+#[cfg(feature = "ssr")]
+pub(crate) use server::format_date;
 
 #[cfg(feature = "ssr")]
 mod server {
@@ -170,7 +175,10 @@ pub async fn delete_account(password: String) -> Result<(), AppError> {
         let state = app_state()?;
         let user = require_user(&state).await?;
         let ip = client_ip(&state)?;
-        accounts::delete_account(&state.db, ip, &user, password).await?;
+        accounts::delete_account(&state.db, ip, &user, password, || {
+            crate::ssr::billing::cancel_for_deletion(&state, user.id)
+        })
+        .await?;
         auth_session()?.log_out().await?;
         leptos_axum::redirect("/?notice=account-deleted");
         Ok(())
@@ -242,9 +250,13 @@ pub async fn account_overview() -> Result<Option<AccountPageData>, AppError> {
             return Ok(None);
         };
         let keys = keys_of(&state, user.id).await?;
+        let billing = crate::billing::billing_summary_of(&state, &user).await?;
+        let mut account = to_account(&user);
+        account.plan = billing.plan.id.clone();
         Ok(Some(AccountPageData {
-            account: to_account(&user),
+            account,
             keys,
+            billing,
         }))
     }
     .await

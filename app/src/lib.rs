@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod billing;
 pub mod components;
 pub mod error;
 pub mod pages;
@@ -26,8 +27,10 @@ use components::{
 use pages::{
     account::AccountPage,
     auth::{ForgotPasswordPage, LogInPage, ResetPasswordPage, SignUpPage},
+    billing::BillingSuccessPage,
     home::HomePage,
     not_found::NotFound,
+    pricing::PricingPage,
 };
 
 /// The HTML document around the application; the server renders it for every page.
@@ -79,6 +82,8 @@ pub fn App() -> impl IntoView {
                             <Route path=path!("/forgot-password") view=ForgotPasswordPage ssr=SsrMode::Async />
                             <Route path=path!("/reset-password") view=ResetPasswordPage ssr=SsrMode::Async />
                             <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async />
+                            <Route path=path!("/pricing") view=PricingPage ssr=SsrMode::Async />
+                            <Route path=path!("/billing/success") view=BillingSuccessPage ssr=SsrMode::Async />
                         </Routes>
                     </main>
                     <Footer />

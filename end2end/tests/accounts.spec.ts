@@ -33,7 +33,8 @@ test.describe("accounts", () => {
     await expect(page).toHaveURL(/\/account$/);
     await expect(page.getByTestId("account-email")).toHaveText(email);
     await expect(page.getByText("Member since")).toBeVisible();
-    await expect(page.getByText("Free", { exact: true })).toBeVisible();
+    await expect(page.getByTestId("plan-name")).toHaveText("Free");
+    await expect(page.getByTestId("usage-text")).toHaveText("0 of 500 images this month");
 
     await page.getByRole("button", { name: "Log out" }).click();
     await expect(page).toHaveURL(/\/$/);

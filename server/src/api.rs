@@ -3,7 +3,7 @@
 
 use app::{
     error::AppError,
-    ssr::{accounts, api_keys::ApiCaller, state::AppState},
+    ssr::{accounts, api_keys::ApiCaller, billing, db::now, state::AppState, usage},
 };
 use axum::{extract::State, Json};
 use serde::Serialize;
@@ -13,8 +13,23 @@ use serde::Serialize;
 pub struct AccountBody {
     /// The account's email.
     pub email: String,
-    /// Its plan.
+    /// The plan whose limits apply now.
     pub plan: String,
+    /// This month's compressions against the plan's allowance.
+    pub usage: UsageBody,
+}
+
+/// Images compressed this calendar month (UTC).
+#[derive(Debug, Serialize)]
+pub struct UsageBody {
+    /// Counted so far.
+    pub used: i64,
+    /// The plan's monthly allowance.
+    pub allowance: i64,
+    /// What is left.
+    pub remaining: i64,
+    /// When the count resets (Unix seconds, 00:00 UTC on the 1st).
+    pub resets_at: i64,
 }
 
 /// Answers with the key owner's account, or 401.
@@ -25,8 +40,16 @@ pub async fn account(
     let user = accounts::find_by_id(&state.db, caller.user_id)
         .await?
         .ok_or(AppError::Unauthorized)?;
+    let plan = billing::plan_state(&state, &user).await?.plan;
+    let used = usage::usage(&state.db, user.id, &plan, now()).await?;
     Ok(Json(AccountBody {
         email: user.email,
-        plan: user.plan,
+        plan: plan.id,
+        usage: UsageBody {
+            used: used.used,
+            allowance: used.allowance,
+            remaining: used.remaining(),
+            resets_at: used.resets_at,
+        },
     }))
 }

@@ -9,7 +9,7 @@ use std::{
     path::PathBuf,
 };
 
-use app::ssr::{db::Backend, secret::Secret};
+use app::ssr::{billing::StripeConfig, db::Backend, secret::Secret};
 use leptos::config::{Env, LeptosOptions};
 use url::Url;
 
@@ -80,9 +80,22 @@ pub struct Config {
     pub log_format: LogFormat,
     /// `RUST_LOG`: the tracing filter (default `info,sqlx=warn`).
     pub log_filter: String,
+    /// The Stripe settings (`STRIPE_SECRET_KEY`, `STRIPE_WEBHOOK_SECRET`,
+    /// `STRIPE_PRICE_PREMIUM`, `STRIPE_PRICE_PRO`, optional `STRIPE_API_BASE`): all or none.
+    pub stripe: Option<StripeConfig>,
+    /// `BILLING_GRACE_DAYS`: days a paid plan stays after a failed payment (default 7).
+    pub billing_grace_days: u32,
     /// The compiled site's location.
     pub site: SiteFiles,
 }
+
+/// The Stripe variables that must be set together.
+pub const STRIPE_VARIABLES: [&str; 4] = [
+    "STRIPE_SECRET_KEY",
+    "STRIPE_WEBHOOK_SECRET",
+    "STRIPE_PRICE_PREMIUM",
+    "STRIPE_PRICE_PRO",
+];
 
 impl Config {
     /// Reads the configuration from the process environment.
@@ -188,6 +201,21 @@ impl Config {
             None => 3001,
         };
 
+        let stripe = stripe_config(&var)?;
+        let billing_grace_days = match var("BILLING_GRACE_DAYS")? {
+            Some(days) => days
+                .parse::<u32>()
+                .ok()
+                .filter(|d| *d <= 90)
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        "BILLING_GRACE_DAYS",
+                        "must be a whole number of days, 0 to 90",
+                    )
+                })?,
+            None => 7,
+        };
+
         Ok(Self {
             database_url: Secret::new(database_url),
             data_dir,
@@ -199,6 +227,8 @@ impl Config {
             mail_from,
             log_format,
             log_filter: var("RUST_LOG")?.unwrap_or_else(|| "info,sqlx=warn".into()),
+            stripe,
+            billing_grace_days,
             site: SiteFiles {
                 output_name: var("LEPTOS_OUTPUT_NAME")?.unwrap_or_else(|| "slimage".into()),
                 site_root: var("LEPTOS_SITE_ROOT")?.unwrap_or_else(|| "target/site".into()),
@@ -230,6 +260,73 @@ impl Config {
             .reload_port(self.site.reload_port)
             .build()
     }
+}
+
+/// All four Stripe variables, or none; a partial set names what is missing.
+fn stripe_config(
+    var: &dyn Fn(&'static str) -> Result<Option<String>, ConfigError>,
+) -> Result<Option<StripeConfig>, ConfigError> {
+    let mut values = Vec::new();
+    for name in STRIPE_VARIABLES {
+        values.push((name, var(name)?));
+    }
+    let api_base = var("STRIPE_API_BASE")?;
+    let missing: Vec<&'static str> = values
+        .iter()
+        .filter(|(_, v)| v.is_none())
+        .map(|(name, _)| *name)
+        .collect();
+    if missing.len() == STRIPE_VARIABLES.len() {
+        if api_base.is_some() {
+            return Err(ConfigError::new(
+                "STRIPE_API_BASE",
+                "is set but billing is not: also set STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET, \
+                 STRIPE_PRICE_PREMIUM and STRIPE_PRICE_PRO",
+            ));
+        }
+        return Ok(None);
+    }
+    if let Some(first) = missing.first() {
+        return Err(ConfigError::new(
+            first,
+            format!(
+                "billing is half configured: {} missing (set all four Stripe variables, or none \
+                 to run without billing)",
+                missing.join(", ")
+            ),
+        ));
+    }
+    let value = |i: usize| values[i].1.clone().unwrap_or_default();
+    for (i, prefix) in [(2, "price_"), (3, "price_")] {
+        if !value(i).starts_with(prefix) {
+            return Err(ConfigError::new(
+                STRIPE_VARIABLES[i],
+                "must be a Stripe price id (price_…), not a product id or an amount",
+            ));
+        }
+    }
+    if value(2) == value(3) {
+        return Err(ConfigError::new(
+            "STRIPE_PRICE_PRO",
+            "must differ from STRIPE_PRICE_PREMIUM",
+        ));
+    }
+    if let Some(base) = &api_base {
+        let ok = Url::parse(base).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+        if !ok {
+            return Err(ConfigError::new(
+                "STRIPE_API_BASE",
+                "must be an http:// or https:// URL, e.g. https://api.stripe.com/",
+            ));
+        }
+    }
+    Ok(Some(StripeConfig {
+        secret_key: Secret::new(value(0)),
+        webhook_secret: Secret::new(value(1)),
+        price_premium: value(2),
+        price_pro: value(3),
+        api_base,
+    }))
 }
 
 fn parse_public_url(value: &str) -> Result<Url, ConfigError> {
@@ -306,6 +403,40 @@ mod tests {
         assert_eq!(config.public_url.as_str(), "https://img.example/");
     }
 
+    #[test]
+    fn stripe_settings_are_all_or_nothing() {
+        assert!(config(&[]).unwrap().stripe.is_none());
+        let full = [
+            ("STRIPE_SECRET_KEY", "sk_test_1"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_1"),
+            ("STRIPE_PRICE_PREMIUM", "price_premium"),
+            ("STRIPE_PRICE_PRO", "price_pro"),
+        ];
+        let stripe = config(&full).unwrap().stripe.unwrap();
+        assert_eq!(stripe.price_pro, "price_pro");
+        assert_eq!(format!("{:?}", stripe.secret_key), "[redacted]");
+
+        let error = config(&full[..2]).unwrap_err();
+        assert_eq!(error.variable, "STRIPE_PRICE_PREMIUM");
+        assert!(
+            error
+                .reason
+                .contains("STRIPE_PRICE_PREMIUM, STRIPE_PRICE_PRO missing"),
+            "{error}"
+        );
+        let error = config(&[("STRIPE_API_BASE", "http://127.0.0.1:1")]).unwrap_err();
+        assert_eq!(error.variable, "STRIPE_API_BASE");
+        let mut bad = full.to_vec();
+        bad[2] = ("STRIPE_PRICE_PREMIUM", "prod_123");
+        assert_eq!(config(&bad).unwrap_err().variable, "STRIPE_PRICE_PREMIUM");
+        assert_eq!(
+            config(&[("BILLING_GRACE_DAYS", "3")])
+                .unwrap()
+                .billing_grace_days,
+            3
+        );
+    }
+
     fn config_with_pg() -> Config {
         config(&[
             ("DATABASE_URL", "postgres://slimage:pw@db/slimage"),
@@ -316,7 +447,8 @@ mod tests {
 
     #[test]
     fn each_bad_value_is_refused_naming_its_variable() {
-        let cases: [(&'static str, &str); 9] = [
+        let cases: [(&'static str, &str); 10] = [
+            ("BILLING_GRACE_DAYS", "a week"),
             ("SMTP_URL", "mail.example.com"),
             ("TRUST_FORWARDED_FOR", "maybe"),
             ("DATABASE_URL", "mysql://localhost/slimage"),

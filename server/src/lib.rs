@@ -11,3 +11,4 @@ pub mod health;
 pub mod maintenance;
 pub mod startup;
 pub mod telemetry;
+pub mod webhooks;

@@ -6,6 +6,7 @@ use app::{
     error::AppError,
     shell,
     ssr::{
+        billing::Billing,
         db::{Db, DbError},
         mail::{MailConfigError, Mailer},
         sessions,
@@ -20,7 +21,7 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 
-use crate::{api, config::Config, csrf, health, maintenance, telemetry};
+use crate::{api, config::Config, csrf, health, maintenance, telemetry, webhooks};
 
 /// Why the server could not start; each names the variable to fix.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +35,9 @@ pub enum StartupError {
     /// The mail settings are unusable.
     #[error("SMTP_URL/MAIL_FROM: {0}")]
     Mail(#[from] MailConfigError),
+    /// The Stripe settings are unusable.
+    #[error("STRIPE_SECRET_KEY/STRIPE_API_BASE: {0}")]
+    Billing(String),
     /// The listening address cannot be bound.
     #[error("LEPTOS_SITE_ADDR: cannot listen on {addr}: {source}")]
     Bind {
@@ -77,6 +81,17 @@ impl Application {
             Some(url) => Mailer::smtp(url.expose(), &config.mail_from)?,
             None => Mailer::outbox(config.outbox_dir(), &config.mail_from)?,
         };
+        let billing = match &config.stripe {
+            Some(stripe) => Some(Arc::new(
+                Billing::new(stripe).map_err(StartupError::Billing)?,
+            )),
+            None => {
+                tracing::info!(
+                    "billing is not configured: plans are assigned with `server admin set-plan`"
+                );
+                None
+            }
+        };
         let mut public_url = config.public_url.clone();
         if config.public_url_defaulted {
             // Listening on port 0: the site's own origin is the port actually bound.
@@ -90,7 +105,9 @@ impl Application {
             settings: Arc::new(Settings {
                 public_url,
                 trust_forwarded_for: config.trust_forwarded_for,
+                billing_grace_secs: i64::from(config.billing_grace_days) * 86_400,
             }),
+            billing,
         };
         let router = router(state.clone());
         Ok(Self {
@@ -145,6 +162,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/api/v1/account", get(api::account))
+        .route("/webhooks/stripe", axum::routing::post(webhooks::stripe))
         .route(
             "/api/{*rest}",
             axum::routing::any(|| async { AppError::NotFound }),

@@ -228,3 +228,89 @@ fn operators_create_admins_and_change_roles_from_the_command_line() {
     );
     fails_with_one_line_naming(weak, "at least 10");
 }
+
+#[test]
+fn half_the_stripe_settings_stop_startup_naming_what_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = server(dir.path())
+        .env("STRIPE_SECRET_KEY", "sk_test_123")
+        .env("STRIPE_WEBHOOK_SECRET", "whsec_123")
+        .output()
+        .unwrap();
+    fails_with_one_line_naming(output, "STRIPE_PRICE_PREMIUM, STRIPE_PRICE_PRO missing");
+}
+
+#[test]
+fn operators_list_and_edit_plans_and_assign_them_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let listed = admin(dir.path(), &["plans", "list"], None);
+    let stdout = String::from_utf8_lossy(&listed.stdout);
+    assert!(listed.status.success());
+    for row in ["free ", "premium ", "pro "] {
+        assert!(
+            stdout.lines().any(|l| l.starts_with(row)),
+            "{row:?} missing: {stdout}"
+        );
+    }
+    assert!(
+        stdout.contains("$9.00") && stdout.contains("10000") && stdout.contains("7 days"),
+        "{stdout}"
+    );
+
+    let edited = admin(
+        dir.path(),
+        &["plans", "set", "free", "monthly_allowance", "1000"],
+        None,
+    );
+    assert!(edited.status.success());
+    assert!(String::from_utf8_lossy(&edited.stdout).contains(" 1000 "));
+    let listed = admin(dir.path(), &["plans", "list"], None);
+    assert!(String::from_utf8_lossy(&listed.stdout).contains(" 1000 "));
+
+    fails_with_one_line_naming(
+        admin(
+            dir.path(),
+            &["plans", "set", "free", "colour", "blue"],
+            None,
+        ),
+        "not a plan field",
+    );
+    fails_with_one_line_naming(
+        admin(
+            dir.path(),
+            &["plans", "set", "gold", "monthly_allowance", "1"],
+            None,
+        ),
+        "no plan \"gold\"",
+    );
+    fails_with_one_line_naming(
+        admin(
+            dir.path(),
+            &["plans", "set", "pro", "bulk_zip", "maybe"],
+            None,
+        ),
+        "true or false",
+    );
+
+    admin(
+        dir.path(),
+        &["create-user", "ada@example.com"],
+        Some("an operator password\n"),
+    );
+    let assigned = admin(dir.path(), &["set-plan", "Ada@example.com", "pro"], None);
+    assert!(
+        assigned.status.success(),
+        "{}",
+        String::from_utf8_lossy(&assigned.stderr)
+    );
+    assert!(String::from_utf8_lossy(&assigned.stdout)
+        .contains("ada@example.com is now on the pro plan"));
+    fails_with_one_line_naming(
+        admin(dir.path(), &["set-plan", "ada@example.com", "gold"], None),
+        "not a plan; one of: free, premium, pro",
+    );
+    fails_with_one_line_naming(
+        admin(dir.path(), &["set-plan", "nobody@example.com", "pro"], None),
+        "no account has this email",
+    );
+}

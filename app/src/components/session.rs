@@ -57,6 +57,11 @@ pub fn notice_text(code: &str) -> Option<&'static str> {
             Some("Your new password is set and you are signed in. Other devices were signed out.")
         }
         "account-deleted" => Some("Your account and everything in it were deleted."),
+        "subscription-cancelled" => Some(
+            "Your subscription is cancelled: you keep your plan until the end of the period you paid for.",
+        ),
+        "subscription-resumed" => Some("Your subscription continues: it renews as before."),
+        "checkout-cancelled" => Some("Checkout was cancelled: nothing was charged."),
         _ => None,
     }
 }

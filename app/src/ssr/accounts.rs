@@ -207,26 +207,35 @@ pub async fn change_password(
     .await
 }
 
-/// Deletes an account after checking its password: sessions, API keys, reset tokens and the
-/// user row go in one transaction. Files and jobs are added here when they exist.
-pub async fn delete_account(
+/// Deletes `user` after checking `password`. `before_delete` runs once the password is right
+/// and before anything is deleted (billing uses it to end a live subscription); when it fails,
+/// nothing is deleted.
+pub async fn delete_account<F, Fut>(
     db: &Db,
     ip: IpAddr,
     user: &UserRow,
     password: String,
-) -> Result<(), AppError> {
+    before_delete: F,
+) -> Result<(), AppError>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<(), AppError>>,
+{
     if !password::verify(password, Some(user.password_hash.clone())).await? {
         return Err(AppError::invalid(
             "password",
             "Your password is not correct.",
         ));
     }
+    before_delete().await?;
     on_pool!(db, pool => {
         let mut tx = pool.begin().await?;
         for sql in [
             "DELETE FROM sessions WHERE user_id = $1",
             "DELETE FROM api_keys WHERE user_id = $1",
             "DELETE FROM password_resets WHERE user_id = $1",
+            "DELETE FROM usage_counters WHERE user_id = $1",
+            "DELETE FROM subscriptions WHERE user_id = $1",
             "DELETE FROM users WHERE id = $1",
         ] {
             sqlx::query(sql).bind(user.id).execute(&mut *tx).await?;

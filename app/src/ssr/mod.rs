@@ -1,14 +1,16 @@
 //! Everything server-side that server functions and HTTP handlers need (feature `ssr` only):
 //! shared state, the database, storage, accounts and sessions, request ids and the HTTP form of
-//! [`crate::error::AppError`].
+//! [`crate::error::AppError`], plans, usage and Stripe billing.
 
 pub mod accounts;
 pub mod api_keys;
+pub mod billing;
 pub mod db;
 pub mod http_error;
 pub mod mail;
 pub mod password;
 pub mod password_reset;
+pub mod plans;
 pub mod request;
 pub mod request_id;
 pub mod secret;
@@ -17,3 +19,4 @@ pub mod sessions;
 pub mod state;
 pub mod storage;
 pub mod tokens;
+pub mod usage;

@@ -33,6 +33,8 @@ pub enum SecurityEvent {
     PasswordChanged,
     /// A user deleted their account.
     AccountDeleted,
+    /// A request to the Stripe webhook with a missing, wrong or stale signature.
+    StripeWebhookRefused,
 }
 
 impl SecurityEvent {
@@ -49,6 +51,7 @@ impl SecurityEvent {
             Self::PasswordReset => "password_reset",
             Self::PasswordChanged => "password_changed",
             Self::AccountDeleted => "account_deleted",
+            Self::StripeWebhookRefused => "stripe_webhook_refused",
         }
     }
 
@@ -60,6 +63,7 @@ impl SecurityEvent {
                 | Self::SignupThrottled
                 | Self::PasswordResetRequested
                 | Self::PasswordResetThrottled
+                | Self::StripeWebhookRefused
         )
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use leptos::prelude::{use_context, LeptosOptions};
 
-use super::{db::Db, mail::Mailer, storage::Storage};
+use super::{billing::Billing, db::Db, mail::Mailer, storage::Storage};
 use crate::error::AppError;
 
 /// Settings the application logic needs at run time (the process configuration stays in `server`).
@@ -17,6 +17,8 @@ pub struct Settings {
     /// Take the client's address from the last `X-Forwarded-For` entry (set when a reverse proxy
     /// in front of Slimage adds it); otherwise the TCP peer address is the client.
     pub trust_forwarded_for: bool,
+    /// How long a paid plan stays after a failed payment before it falls back (seconds).
+    pub billing_grace_secs: i64,
 }
 
 impl Settings {
@@ -39,6 +41,8 @@ pub struct AppState {
     pub mailer: Mailer,
     /// Application settings.
     pub settings: Arc<Settings>,
+    /// Stripe, when configured; without it plans are assigned by an operator.
+    pub billing: Option<Arc<Billing>>,
 }
 
 /// The [`AppState`] inside a server function (provided as context by the server's router).

@@ -13,6 +13,9 @@ use server::{config::Config, startup::Application};
 use sqlx::{Connection, PgConnection};
 use tokio::sync::oneshot;
 
+pub mod browser;
+pub mod fake_stripe;
+
 const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 /// A running application and what it was started with.
@@ -104,7 +107,7 @@ impl Drop for TestApp {
 /// runtime, four workers). Each test body has a runtime of its own that ends with the test;
 /// servers rendered by Leptos on such short-lived runtimes occasionally never finished a page once
 /// an earlier test's runtime was gone, which a real server never sees.
-fn server_runtime() -> &'static tokio::runtime::Runtime {
+pub fn server_runtime() -> &'static tokio::runtime::Runtime {
     static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
     RUNTIME.get_or_init(|| {
         tokio::runtime::Builder::new_multi_thread()

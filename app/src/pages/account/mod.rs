@@ -1,15 +1,20 @@
-//! `/account`: the signed-in user's email, plan and membership, password change, API keys and
-//! account deletion. Visitors who are not signed in are sent to the log-in page.
+//! `/account`: the signed-in user's email, plan, usage and billing, password change, API keys
+//! and account deletion. Visitors who are not signed in are sent to the log-in page.
 
 use leptos::{form::ActionForm, prelude::*};
 use leptos_meta::Title;
 use leptos_router::components::Redirect;
+
+mod plan;
+
+use plan::{BillingActions, PlanCard};
 
 use crate::{
     auth::{
         account_overview, Account, AccountPageData, ApiKeys, ChangePassword, CreateApiKey,
         DeleteAccount, RevokeApiKey,
     },
+    billing::BillingSummary,
     components::form::{field_error, form_level_error, Field, FormAlert, SubmitButton},
     error::AppError,
     validate::check_new_password,
@@ -26,8 +31,20 @@ pub fn AccountPage() -> impl IntoView {
     // server rendering of this page now and then never finished.
     let create = ServerAction::<CreateApiKey>::new();
     let revoke = ServerAction::<RevokeApiKey>::new();
+    let billing_actions = BillingActions {
+        portal: ServerAction::new(),
+        cancel: ServerAction::new(),
+        resume: ServerAction::new(),
+    };
     let overview = Resource::new(
-        move || (create.version().get(), revoke.version().get()),
+        move || {
+            (
+                create.version().get(),
+                revoke.version().get(),
+                billing_actions.cancel.version().get(),
+                billing_actions.resume.version().get(),
+            )
+        },
         |_| account_overview(),
     );
     let api_keys = ApiKeysContext { create, revoke };
@@ -36,8 +53,11 @@ pub fn AccountPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="p-8 text-center text-slate-500">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match overview.await {
-                    Ok(Some(AccountPageData { account, keys })) => {
-                        view! { <AccountView account api_keys key_list=Ok(keys) /> }.into_any()
+                    Ok(Some(AccountPageData { account, keys, billing })) => {
+                        view! {
+                            <AccountView account api_keys key_list=Ok(keys) billing billing_actions />
+                        }
+                        .into_any()
                     }
                     Ok(None) => view! { <Redirect path="/login" /> }.into_any(),
                     Err(error) => view! {
@@ -62,8 +82,9 @@ fn AccountView(
     account: Account,
     api_keys: ApiKeysContext,
     key_list: Result<ApiKeys, AppError>,
+    billing: BillingSummary,
+    billing_actions: BillingActions,
 ) -> impl IntoView {
-    let plan = capitalise(&account.plan);
     view! {
         <section class="mx-auto max-w-3xl space-y-6 px-4 py-10 sm:px-6">
             <h1 class="text-3xl font-bold tracking-tight text-slate-900">"Your account"</h1>
@@ -76,16 +97,18 @@ fn AccountView(
                         </dd>
                     </div>
                     <div>
-                        <dt class="text-sm text-slate-500">"Plan"</dt>
+                        <dt class="text-sm text-slate-500">"Role"</dt>
                         <dd class="mt-1">
-                            <span class="rounded-full bg-indigo-50 px-2.5 py-0.5 text-sm font-semibold text-indigo-700">
-                                {plan}
-                            </span>
-                            {(account.role == "admin").then(|| view! {
-                                <span class="ml-2 rounded-full bg-amber-50 px-2.5 py-0.5 text-sm font-semibold text-amber-700">
-                                    "Admin"
-                                </span>
-                            })}
+                            {if account.role == "admin" {
+                                view! {
+                                    <span class="rounded-full bg-amber-50 px-2.5 py-0.5 text-sm font-semibold text-amber-700">
+                                        "Administrator"
+                                    </span>
+                                }
+                                .into_any()
+                            } else {
+                                view! { <span class="font-medium text-slate-900">"Member"</span> }.into_any()
+                            }}
                         </dd>
                     </div>
                     <div>
@@ -94,6 +117,7 @@ fn AccountView(
                     </div>
                 </dl>
             </div>
+            <PlanCard billing actions=billing_actions />
             <ChangePasswordCard />
             <ApiKeysCard api_keys key_list />
             <DeleteAccountCard />
@@ -114,14 +138,6 @@ where
         }
     });
     form
-}
-
-fn capitalise(word: &str) -> String {
-    let mut chars = word.chars();
-    chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
 }
 
 #[component]
