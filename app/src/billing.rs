@@ -227,7 +227,7 @@ pub async fn start_checkout(plan: String) -> Result<(), AppError> {
     async {
         let state = app_state()?;
         let Some(user) = current_user(&state).await? else {
-            leptos_axum::redirect("/signup?next=pricing");
+            leptos_axum::redirect("/signup");
             return Ok(());
         };
         let url = billing::checkout_url(&state, &user, &plan).await?;

@@ -15,7 +15,7 @@ test("upgrade to Premium through Stripe Checkout", async ({ page }) => {
   await expect(page).toHaveURL(/\/account$/);
   await expect(page.getByTestId("plan-name")).toHaveText("Free");
 
-  await page.getByRole("link", { name: "Pricing" }).click();
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Pricing" }).click();
   await expect(page).toHaveURL(/\/pricing$/);
   const free = page.getByTestId("plan-free");
   await expect(free).toHaveAttribute("data-current", "true");

@@ -4,7 +4,8 @@
 //! with a report ([`Compressed`]) or a typed [`EngineError`]. It knows nothing of users, plans,
 //! HTTP or databases; it is synchronous, deterministic for the same input and options, and safe
 //! to call from many threads at once. The format is always recognised from the bytes.
-#![forbid(unsafe_code)]
+// Unsafe code is refused everywhere except in `webp`, the one module that calls a C codec directly.
+#![deny(unsafe_code)]
 
 mod animation;
 mod decode;
@@ -16,6 +17,7 @@ mod resize;
 mod score;
 mod search;
 mod sniff;
+mod webp;
 
 pub use error::EngineError;
 pub use options::{CompressOptions, Limits, Mode, OutputFormat, BALANCED_TARGET, SMALL_TARGET};
@@ -78,7 +80,9 @@ fn output_format(input: ImageFormat, requested: OutputFormat) -> ImageFormat {
     match (requested, input) {
         (OutputFormat::Png, _) => ImageFormat::Png,
         (OutputFormat::Jpeg, _) => ImageFormat::Jpeg,
+        (OutputFormat::Webp, _) => ImageFormat::WebP,
         (OutputFormat::Same, ImageFormat::Jpeg) => ImageFormat::Jpeg,
+        (OutputFormat::Same, ImageFormat::WebP) => ImageFormat::WebP,
         (OutputFormat::Same, _) => ImageFormat::Png,
     }
 }
@@ -108,6 +112,7 @@ fn compress_sniffed(
     let candidate = match out_format {
         ImageFormat::Png => compress_png(source, format, &image, options.mode)?,
         ImageFormat::Jpeg => compress_jpeg(source, format, &image, options)?,
+        ImageFormat::WebP => compress_webp(&image, options.mode)?,
         other => unreachable!("output_format never chooses {other:?}"),
     };
     let (width, height) = (image.width, image.height);
@@ -164,6 +169,43 @@ fn compress_png(
         Mode::Balanced | Mode::Small | Mode::Target(_) => {
             let target = mode.target_score().expect("searching modes have a target");
             match png::encode_lossy_for_target(image, &reference, target)? {
+                Some((bytes, score)) => Ok(Some(Candidate {
+                    bytes,
+                    score: Some(score),
+                })),
+                None => lossless().map(Some),
+            }
+        }
+    }
+}
+
+/// WebP output: lossless VP8L in lossless mode (and when no lossy quality reaches the target),
+/// otherwise lossy VP8 at the searched or given quality.
+fn compress_webp(image: &Decoded, mode: Mode) -> Result<Option<Candidate>, EngineError> {
+    let lossless = || -> Result<Candidate, EngineError> {
+        Ok(Candidate {
+            bytes: webp::encode(
+                &image.rgba,
+                image.width,
+                image.height,
+                webp::Setting::Lossless,
+            )?,
+            score: Some(100.0),
+        })
+    };
+    if matches!(mode, Mode::Lossless) || !score::scorable(image.width, image.height) {
+        return lossless().map(Some);
+    }
+    let reference = Reference::new(&image.rgba, image.width, image.height, image.has_alpha);
+    match mode {
+        Mode::Lossless => unreachable!("handled above"),
+        Mode::Quality(quality) => {
+            let (bytes, score) = webp::encode_at(image, &reference, webp::Setting::Lossy(quality))?;
+            Ok(Some(Candidate { bytes, score }))
+        }
+        Mode::Balanced | Mode::Small | Mode::Target(_) => {
+            let target = mode.target_score().expect("searching modes have a target");
+            match webp::encode_for_target(image, &reference, target)? {
                 Some((bytes, score)) => Ok(Some(Candidate {
                     bytes,
                     score: Some(score),

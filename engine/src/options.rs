@@ -36,12 +36,14 @@ impl Mode {
 /// The format to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputFormat {
-    /// The input's format; GIF, BMP, TIFF and WebP inputs become PNG.
+    /// The input's format; GIF, BMP and TIFF inputs become PNG.
     Same,
     /// PNG.
     Png,
     /// JPEG (an image with transparency needs a background colour).
     Jpeg,
+    /// WebP (lossy, or lossless in lossless mode; transparency kept).
+    Webp,
 }
 
 /// Limits that protect the process from hostile or absurd inputs.

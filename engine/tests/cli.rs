@@ -69,6 +69,18 @@ fn a_format_change_changes_the_extension() {
         engine::sniff_format(&written),
         Some(engine::ImageFormat::Jpeg)
     );
+    let printed = succeeds(
+        slimage()
+            .args(["--format", "webp", "-o"])
+            .arg(out.path())
+            .arg(corpus("present_128.png")),
+    );
+    let written = std::fs::read(out.path().join("present_128.webp")).unwrap();
+    assert_eq!(
+        engine::sniff_format(&written),
+        Some(engine::ImageFormat::WebP)
+    );
+    assert!(String::from_utf8_lossy(&printed.stdout).contains(r#""format":"webp""#));
 }
 
 #[test]

@@ -149,21 +149,18 @@ fn the_same_input_and_options_give_the_same_bytes_on_any_thread() {
 }
 
 #[test]
-fn gif_bmp_tiff_and_webp_inputs_are_read_and_written_as_png() {
+fn gif_bmp_and_tiff_inputs_become_png_and_webp_stays_webp() {
     let picture = synthetic(false);
-    for format in [
-        image::ImageFormat::Gif,
-        image::ImageFormat::Bmp,
-        image::ImageFormat::Tiff,
-        image::ImageFormat::WebP,
+    for (format, output) in [
+        (image::ImageFormat::Gif, ImageFormat::Png),
+        (image::ImageFormat::Bmp, ImageFormat::Png),
+        (image::ImageFormat::Tiff, ImageFormat::Png),
+        (image::ImageFormat::WebP, ImageFormat::WebP),
     ] {
         let input = encoded(&picture, format);
         let result = compress(&input, &CompressOptions::default())
             .unwrap_or_else(|e| panic!("{format:?}: {e}"));
-        assert!(
-            matches!(result.format, ImageFormat::Png) || result.kept_original,
-            "{format:?}"
-        );
+        assert_eq!(result.format, output, "{format:?}");
         assert_eq!(decode(&result.bytes).dimensions(), (96, 64), "{format:?}");
         assert!(result.score.unwrap() >= 75.0, "{format:?}");
     }
@@ -198,6 +195,60 @@ fn a_transparent_image_becomes_jpeg_only_with_a_background() {
     // The hole is white now.
     let pixel = decode(&result.bytes).into_rgb8().get_pixel(45, 30).0;
     assert!(pixel.iter().all(|&c| c > 240), "{pixel:?}");
+}
+
+#[test]
+fn webp_output_keeps_transparency_and_meets_the_target() {
+    let input = encoded(&synthetic(true), image::ImageFormat::Png);
+    let to_webp = CompressOptions {
+        format: OutputFormat::Webp,
+        ..CompressOptions::default()
+    };
+    let result = compress(&input, &to_webp).unwrap();
+    assert_eq!(result.format, ImageFormat::WebP);
+    assert_eq!(engine::sniff_format(&result.bytes), Some(ImageFormat::WebP));
+    assert!(result.score.unwrap() >= 75.0, "{:?}", result.score);
+    let decoded = decode(&result.bytes).into_rgba8();
+    assert_eq!(decoded.dimensions(), (96, 64));
+    // The hole in the middle is still transparent: no background was asked for or used.
+    assert_eq!(decoded.get_pixel(45, 30).0[3], 0);
+}
+
+#[test]
+fn a_photo_becomes_a_smaller_webp_at_the_target_and_webp_stays_webp() {
+    let input = corpus("web_grace_hopper.jpg");
+    let to_webp = CompressOptions {
+        format: OutputFormat::Webp,
+        ..CompressOptions::default()
+    };
+    let webp = compress(&input, &to_webp).unwrap();
+    assert_eq!(webp.format, ImageFormat::WebP);
+    assert!(
+        webp.output_bytes < input.len(),
+        "{} !< {}",
+        webp.output_bytes,
+        input.len()
+    );
+    assert!(webp.score.unwrap() >= 75.0);
+    // A WebP input keeps its format by default (never larger: the original comes back otherwise).
+    let again = compress(&webp.bytes, &CompressOptions::default()).unwrap();
+    assert_eq!(again.format, ImageFormat::WebP);
+    assert!(again.output_bytes <= webp.output_bytes);
+}
+
+#[test]
+fn lossless_webp_keeps_every_pixel() {
+    let picture = synthetic(false);
+    let input = encoded(&picture, image::ImageFormat::Png);
+    let options = CompressOptions {
+        mode: Mode::Lossless,
+        format: OutputFormat::Webp,
+        ..CompressOptions::default()
+    };
+    let result = compress(&input, &options).unwrap();
+    assert_eq!(result.format, ImageFormat::WebP);
+    assert_eq!(result.score, Some(100.0));
+    assert_eq!(decode(&result.bytes).into_rgba8(), picture.into_rgba8());
 }
 
 #[test]

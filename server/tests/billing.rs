@@ -169,7 +169,7 @@ async fn checkout_creates_a_session_with_the_plans_price_customer_and_urls(backe
     let response = visitor
         .submit("checkout", &[("plan", "premium")], "/pricing")
         .await;
-    assert_eq!(redirected_to(&response), "/signup?next=pricing");
+    assert_eq!(redirected_to(&response), "/signup");
 }
 
 async fn a_signed_checkout_webhook_activates_the_plan(backend: Backend) {

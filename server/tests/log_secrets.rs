@@ -1,5 +1,5 @@
-//! No password, password hash, session id, reset token or API key ever reaches a log line, at
-//! any level: the real binary runs a whole account flow with `RUST_LOG=trace` and JSON logs,
+//! No password, password hash, session id, reset token, API key or Stripe secret ever reaches a
+//! log line, at any level: the real binary runs a whole account flow with `RUST_LOG=trace` and JSON logs,
 //! and every secret it handled is searched for in what it wrote.
 
 use std::{
@@ -50,6 +50,9 @@ impl Flow {
     }
 }
 
+const STRIPE_KEY: &str = "sk_test_logsecret_4242424242";
+const WEBHOOK_SECRET: &str = "whsec_logsecret_0123456789";
+
 #[test]
 fn a_full_account_flow_logs_no_secret_at_trace_level() {
     let dir = tempfile::tempdir().unwrap();
@@ -60,6 +63,12 @@ fn a_full_account_flow_logs_no_secret_at_trace_level() {
         .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
         .env("RUST_LOG", "trace")
         .env("LOG_FORMAT", "json")
+        .env("STRIPE_SECRET_KEY", STRIPE_KEY)
+        .env("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
+        .env("STRIPE_PRICE_PREMIUM", "price_premium")
+        .env("STRIPE_PRICE_PRO", "price_pro")
+        // Nothing listens there: every Stripe call fails and is logged with its error.
+        .env("STRIPE_API_BASE", "http://127.0.0.1:9/")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -177,6 +186,18 @@ async fn run_flow(addr: &str, data_dir: &std::path::Path) -> Vec<(&'static str, 
             .await
             .unwrap();
     }
+    // Billing: a checkout that cannot reach Stripe, and a forged webhook delivery.
+    let checkout = flow.call("checkout", &[("plan", "premium")]).await;
+    assert_eq!(checkout.status(), 503);
+    let forged = flow
+        .client
+        .post(format!("{}/webhooks/stripe", flow.base))
+        .header("stripe-signature", "t=1,v1=0000")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 400);
     flow.call("logout", &[]).await;
 
     assert_eq!(
@@ -238,6 +259,8 @@ async fn run_flow(addr: &str, data_dir: &std::path::Path) -> Vec<(&'static str, 
         ("reset token", token),
         ("API key", key),
         ("Basic credentials", basic),
+        ("Stripe secret key", STRIPE_KEY.to_string()),
+        ("Stripe webhook secret", WEBHOOK_SECRET.to_string()),
     ];
     assert!(flow.cookies_seen.len() >= 3);
     secrets.extend(flow.cookies_seen.into_iter().map(|c| ("session id", c)));

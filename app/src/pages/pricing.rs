@@ -218,7 +218,7 @@ fn plan_button(
         return disabled("Not for sale", Some("Ask us about this plan"));
     }
     if !signed_in {
-        let href = "/signup?next=pricing".to_string();
+        let href = "/signup".to_string();
         return view! {
             <A href=href attr:class=format!("{BUTTON} {PRIMARY}")>{format!("Sign up for {}", plan.name)}</A>
         }

@@ -26,10 +26,11 @@ fuzz_target!(|data: &[u8]| {
         2 => Mode::Balanced,
         _ => Mode::Small,
     };
-    let format = match (selector / 4) % 3 {
+    let format = match (selector / 4) % 4 {
         0 => OutputFormat::Same,
         1 => OutputFormat::Png,
-        _ => OutputFormat::Jpeg,
+        2 => OutputFormat::Jpeg,
+        _ => OutputFormat::Webp,
     };
     let resize = (selector & 0x80 != 0).then_some(Resize::Fit { width: 7, height: 9 });
     let options = CompressOptions {
