@@ -15,10 +15,12 @@ run: bootstrap build-release
 ## Every check: formatting, lints, unit + integration tests on SQLite and PostgreSQL, end-to-end.
 test: bootstrap fmt-check lint unit-tests fuzz e2e
 
-## Engine against pngquant + oxipng and mozjpeg on ../shared/corpus (about half an hour).
+## Engine against pngquant + oxipng and mozjpeg on ../shared/corpus (about half an hour);
+## `make bench FORMAT=auto` lets the engine pick the smallest of PNG, JPEG and WebP.
+FORMAT ?= same
 bench:
 	scripts/bootstrap.sh --bench
-	cargo bench --locked -p engine --bench corpus
+	cargo bench --locked -p engine --bench corpus -- --format=$(FORMAT)
 
 bootstrap:
 	scripts/bootstrap.sh

@@ -76,8 +76,19 @@ pub fn compress(input: &[u8], options: &CompressOptions) -> Result<Compressed, E
     })
 }
 
+/// The formats `auto` tries: PNG and WebP always, JPEG when the image is opaque or a background
+/// colour to flatten it onto was given (transparency is never dropped silently).
+fn auto_formats(image: &Decoded, options: &CompressOptions) -> Vec<ImageFormat> {
+    let mut formats = vec![ImageFormat::WebP, ImageFormat::Png];
+    if !image.has_alpha || options.background.is_some() {
+        formats.insert(1, ImageFormat::Jpeg);
+    }
+    formats
+}
+
 fn output_format(input: ImageFormat, requested: OutputFormat) -> ImageFormat {
     match (requested, input) {
+        (OutputFormat::Auto, _) => unreachable!("auto tries several formats"),
         (OutputFormat::Png, _) => ImageFormat::Png,
         (OutputFormat::Jpeg, _) => ImageFormat::Jpeg,
         (OutputFormat::Webp, _) => ImageFormat::WebP,
@@ -105,16 +116,40 @@ fn compress_sniffed(
         image = resize::apply(image, resize)?;
     }
     let resized = (image.width, image.height) != decoded_size;
-    let out_format = output_format(format, options.format);
     // A resized image is a new picture: the input bytes can neither be optimised in place nor
     // given back, and the quality is measured against the resized pixels.
     let source = (!resized).then_some(input);
-    let candidate = match out_format {
-        ImageFormat::Png => compress_png(source, format, &image, options.mode)?,
-        ImageFormat::Jpeg => compress_jpeg(source, format, &image, options)?,
-        ImageFormat::WebP => compress_webp(&image, options.mode)?,
-        other => unreachable!("output_format never chooses {other:?}"),
+    let auto = options.format == OutputFormat::Auto;
+    let formats = if auto {
+        auto_formats(&image, options)
+    } else {
+        vec![output_format(format, options.format)]
     };
+    // Every format gets its own search for the target; `auto` keeps the smallest result.
+    let mut chosen: Option<(ImageFormat, Option<Candidate>)> = None;
+    for out_format in formats {
+        let candidate = match out_format {
+            ImageFormat::Png => compress_png(source, format, &image, options.mode),
+            ImageFormat::Jpeg => compress_jpeg(source, format, &image, options),
+            ImageFormat::WebP => compress_webp(&image, options.mode),
+            other => unreachable!("no output is chosen as {other:?}"),
+        };
+        let candidate = match candidate {
+            // `auto` skips a format that cannot hold the image as asked (lossless JPEG).
+            Err(EngineError::Conversion(_)) if auto => continue,
+            other => other?,
+        };
+        let size = |c: &Option<Candidate>| c.as_ref().map_or(usize::MAX, |c| c.bytes.len());
+        if chosen
+            .as_ref()
+            .is_none_or(|(_, best)| size(&candidate) < size(best))
+        {
+            chosen = Some((out_format, candidate));
+        }
+    }
+    let (out_format, candidate) = chosen.ok_or_else(|| {
+        EngineError::Conversion("no output format can hold this image as asked".into())
+    })?;
     let (width, height) = (image.width, image.height);
     let report = |bytes: Vec<u8>, format, score, kept_original| Compressed {
         output_bytes: bytes.len(),
@@ -128,7 +163,8 @@ fn compress_sniffed(
     };
     // Never larger: unless the caller asked for a format by name, a result that does not beat the
     // input gives the input back unchanged.
-    let explicit_conversion = options.format != OutputFormat::Same && out_format != format;
+    let explicit_conversion =
+        !matches!(options.format, OutputFormat::Same | OutputFormat::Auto) && out_format != format;
     Ok(match candidate {
         Some(c) if c.bytes.len() < input.len() || explicit_conversion || resized => {
             report(c.bytes, out_format, c.score, false)

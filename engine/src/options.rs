@@ -44,6 +44,9 @@ pub enum OutputFormat {
     Jpeg,
     /// WebP (lossy, or lossless in lossless mode; transparency kept).
     Webp,
+    /// The smallest of PNG, JPEG and WebP that meets the mode's target (JPEG only for opaque
+    /// images or with a background colour).
+    Auto,
 }
 
 /// Limits that protect the process from hostile or absurd inputs.

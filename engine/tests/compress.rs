@@ -237,6 +237,36 @@ fn a_photo_becomes_a_smaller_webp_at_the_target_and_webp_stays_webp() {
 }
 
 #[test]
+fn auto_picks_the_smallest_format_that_meets_the_target_and_keeps_transparency() {
+    let auto = CompressOptions {
+        format: OutputFormat::Auto,
+        ..CompressOptions::default()
+    };
+    let photo = corpus("web_grace_hopper.jpg");
+    let best = compress(&photo, &auto).unwrap();
+    assert!(best.score.unwrap() >= 75.0);
+    for format in [OutputFormat::Jpeg, OutputFormat::Webp, OutputFormat::Png] {
+        let single = compress(
+            &photo,
+            &CompressOptions {
+                format,
+                ..auto.clone()
+            },
+        )
+        .unwrap();
+        assert!(
+            best.output_bytes <= single.output_bytes,
+            "{format:?} was smaller"
+        );
+    }
+    // A transparent image never becomes JPEG without a background colour.
+    let transparent = encoded(&synthetic(true), image::ImageFormat::Png);
+    let result = compress(&transparent, &auto).unwrap();
+    assert_ne!(result.format, ImageFormat::Jpeg);
+    assert_eq!(decode(&result.bytes).into_rgba8().get_pixel(45, 30).0[3], 0);
+}
+
+#[test]
 fn lossless_webp_keeps_every_pixel() {
     let picture = synthetic(false);
     let input = encoded(&picture, image::ImageFormat::Png);

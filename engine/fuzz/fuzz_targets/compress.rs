@@ -26,11 +26,12 @@ fuzz_target!(|data: &[u8]| {
         2 => Mode::Balanced,
         _ => Mode::Small,
     };
-    let format = match (selector / 4) % 4 {
+    let format = match (selector / 4) % 5 {
         0 => OutputFormat::Same,
         1 => OutputFormat::Png,
         2 => OutputFormat::Jpeg,
-        _ => OutputFormat::Webp,
+        3 => OutputFormat::Webp,
+        _ => OutputFormat::Auto,
     };
     let resize = (selector & 0x80 != 0).then_some(Resize::Fit { width: 7, height: 9 });
     let options = CompressOptions {
