@@ -50,6 +50,9 @@ pub fn decode(bytes: &[u8], format: ImageFormat, limits: &Limits) -> Result<Deco
         }),
     };
 
+    if format == ImageFormat::Png {
+        check_png_palette(bytes)?;
+    }
     let mut reader = ImageReader::with_format(Cursor::new(bytes), image_format);
     let mut decode_limits = image::Limits::default();
     decode_limits.max_image_width = Some(limits.max_dimension);
@@ -102,10 +105,97 @@ pub fn decode(bytes: &[u8], format: ImageFormat, limits: &Limits) -> Result<Deco
     })
 }
 
+/// Refuses a palette PNG whose `PLTE` is not a whole number of colours (1–256) or whose `tRNS`
+/// has more entries than the palette: png 0.18.1 indexes out of bounds on those (found by the fuzz
+/// target) and they are invalid by the PNG specification anyway. Chunks are read up to the first
+/// `IDAT`; a file cut short before it is left to the decoder to report.
+fn check_png_palette(bytes: &[u8]) -> Result<(), EngineError> {
+    let bad = |reason: String| EngineError::Malformed {
+        format: "PNG",
+        reason,
+    };
+    let mut at = 8; // after the signature
+    let mut colour_type = None;
+    let mut palette_entries = None;
+    while let Some(header) = bytes.get(at..at + 8) {
+        let length = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
+        let kind = &header[4..8];
+        let Some(body) = bytes.get(at + 8..(at + 8).saturating_add(length)) else {
+            return Ok(());
+        };
+        match kind {
+            b"IHDR" if body.len() >= 10 => colour_type = Some(body[9]),
+            b"PLTE" => {
+                if length == 0 || !length.is_multiple_of(3) || length > 256 * 3 {
+                    return Err(bad(format!(
+                        "its palette (PLTE) has {length} bytes, not 1 to 256 colours of 3 bytes"
+                    )));
+                }
+                palette_entries = Some(length / 3);
+            }
+            b"tRNS" if colour_type == Some(3) => {
+                if let Some(entries) = palette_entries.filter(|&entries| length > entries) {
+                    return Err(bad(format!(
+                        "its transparency (tRNS) has {length} entries for a palette of {entries}"
+                    )));
+                }
+            }
+            b"IDAT" => return Ok(()),
+            _ => {}
+        }
+        at = at.saturating_add(12).saturating_add(length);
+    }
+    Ok(())
+}
+
 /// One RGBA pixel composited over an opaque `background`, in sRGB space as a browser shows it.
 pub fn flatten(pixel: &[u8], background: [u8; 3]) -> [u8; 3] {
     let a = u32::from(pixel[3]);
     std::array::from_fn(|c| {
         ((u32::from(pixel[c]) * a + u32::from(background[c]) * (255 - a) + 127) / 255) as u8
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A PNG's chunk stream up to IDAT (CRCs zeroed: the check does not read them).
+    fn palette_png(plte: usize, trns: Option<usize>) -> Vec<u8> {
+        let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+        let mut chunk = |kind: &[u8], body: Vec<u8>| {
+            out.extend((body.len() as u32).to_be_bytes());
+            out.extend(kind);
+            out.extend(body);
+            out.extend([0; 4]);
+        };
+        chunk(b"IHDR", vec![0, 0, 0, 4, 0, 0, 0, 4, 8, 3, 0, 0, 0]);
+        chunk(b"PLTE", vec![7; plte]);
+        if let Some(n) = trns {
+            chunk(b"tRNS", vec![0; n]);
+        }
+        chunk(b"IDAT", vec![0; 4]);
+        out
+    }
+
+    #[test]
+    fn palettes_that_are_not_whole_colours_or_with_too_many_alphas_are_refused() {
+        assert!(check_png_palette(&palette_png(6, Some(2))).is_ok());
+        assert!(check_png_palette(&palette_png(768, None)).is_ok());
+        for (plte, trns, says) in [
+            (49, None, "49 bytes"),
+            (0, None, "0 bytes"),
+            (771, None, "771 bytes"),
+            (6, Some(3), "3 entries for a palette of 2"),
+        ] {
+            match check_png_palette(&palette_png(plte, trns)) {
+                Err(EngineError::Malformed { reason, .. }) => {
+                    assert!(reason.contains(says), "{reason}")
+                }
+                other => panic!("{plte}/{trns:?}: {other:?}"),
+            }
+        }
+        // Truncated or chunk-less files are left for the decoder to report.
+        assert!(check_png_palette(b"\x89PNG\r\n\x1a\n\0\0\0\x0dIH").is_ok());
+    }
 }
