@@ -218,6 +218,20 @@ fn compress_png(
 /// WebP output: lossless VP8L in lossless mode (and when no lossy quality reaches the target),
 /// otherwise lossy VP8 at the searched or given quality.
 fn compress_webp(image: &Decoded, mode: Mode) -> Result<Option<Candidate>, EngineError> {
+    // The colour profile goes into the chosen file only: the search compares bitstreams.
+    let with_profile = |candidate: Option<Candidate>| -> Result<Option<Candidate>, EngineError> {
+        match (candidate, image.icc_profile.as_deref()) {
+            (Some(c), Some(icc)) => Ok(Some(Candidate {
+                bytes: webp::with_icc(&c.bytes, icc)?,
+                score: c.score,
+            })),
+            (candidate, _) => Ok(candidate),
+        }
+    };
+    with_profile(compress_webp_pixels(image, mode)?)
+}
+
+fn compress_webp_pixels(image: &Decoded, mode: Mode) -> Result<Option<Candidate>, EngineError> {
     let lossless = || -> Result<Candidate, EngineError> {
         Ok(Candidate {
             bytes: webp::encode(

@@ -144,6 +144,53 @@ pub fn encode(
     Ok(bytes)
 }
 
+/// Owns a `WebPMux`.
+struct Mux(*mut sys::WebPMux);
+
+impl Drop for Mux {
+    fn drop(&mut self) {
+        // SAFETY: created by WebPMuxNew and deleted once, here.
+        unsafe { sys::WebPMuxDelete(self.0) }
+    }
+}
+
+/// `webp` with the colour profile `icc` embedded (an extended-format file with an `ICCP` chunk),
+/// so that a non-sRGB image is shown in its own colours.
+pub fn with_icc(webp: &[u8], icc: &[u8]) -> Result<Vec<u8>, EngineError> {
+    let mux = Mux(sys::WebPMuxNew());
+    if mux.0.is_null() {
+        return Err(failed("out of memory creating a mux"));
+    }
+    let image = sys::WebPData {
+        bytes: webp.as_ptr(),
+        size: webp.len(),
+    };
+    let profile = sys::WebPData {
+        bytes: icc.as_ptr(),
+        size: icc.len(),
+    };
+    let mut assembled = sys::WebPData::default();
+    // SAFETY: `mux` is live; both inputs are copied (copy_data = 1) before these calls return;
+    // `assembled` receives a buffer libwebp allocated, freed by WebPDataClear below.
+    unsafe {
+        if sys::WebPMuxSetImage(mux.0, &image, 1) != sys::WebPMuxError::WEBP_MUX_OK {
+            return Err(failed("re-reading our own bitstream"));
+        }
+        if sys::WebPMuxSetChunk(mux.0, c"ICCP".as_ptr(), &profile, 1)
+            != sys::WebPMuxError::WEBP_MUX_OK
+        {
+            return Err(failed("adding the colour profile"));
+        }
+        if sys::WebPMuxAssemble(mux.0, &mut assembled) != sys::WebPMuxError::WEBP_MUX_OK {
+            sys::WebPDataClear(&mut assembled);
+            return Err(failed("assembling the file"));
+        }
+        let bytes = std::slice::from_raw_parts(assembled.bytes, assembled.size).to_vec();
+        sys::WebPDataClear(&mut assembled);
+        Ok(bytes)
+    }
+}
+
 /// Decodes a WebP the engine just wrote back to RGBA, to score it.
 fn decode_rgba(webp: &[u8]) -> Result<Vec<u8>, EngineError> {
     image::load_from_memory_with_format(webp, image::ImageFormat::WebP)
@@ -234,6 +281,22 @@ mod tests {
         let low = encode(&rgba, 96, 96, Setting::Lossy(20)).unwrap();
         assert!(low.len() < high.len(), "{} !< {}", low.len(), high.len());
         assert_eq!(low, encode(&rgba, 96, 96, Setting::Lossy(20)).unwrap());
+    }
+
+    #[test]
+    fn a_colour_profile_is_embedded_and_the_pixels_unchanged() {
+        use image::ImageDecoder;
+        let rgba = gradient(40, 30, true);
+        let plain = encode(&rgba, 40, 30, Setting::Lossless).unwrap();
+        let profile: Vec<u8> = (0..=255u8).cycle().take(600).collect();
+        let tagged = with_icc(&plain, &profile).unwrap();
+        let decoder = image::codecs::webp::WebPDecoder::new(std::io::Cursor::new(&tagged)).unwrap();
+        let mut decoder = decoder;
+        assert_eq!(
+            decoder.icc_profile().unwrap().as_deref(),
+            Some(&profile[..])
+        );
+        assert_eq!(decode_rgba(&tagged).unwrap(), decode_rgba(&plain).unwrap());
     }
 
     #[test]

@@ -594,6 +594,25 @@ fn a_colour_profile_survives_lossy_and_lossless_png_output() {
             "{mode:?}"
         );
     }
+    // WebP output carries it too (an ICCP chunk in an extended-format file).
+    for mode in [Mode::Balanced, Mode::Lossless] {
+        let webp = compress(
+            &input,
+            &CompressOptions {
+                mode,
+                format: OutputFormat::Webp,
+                ..CompressOptions::default()
+            },
+        )
+        .unwrap();
+        let mut decoder =
+            image::codecs::webp::WebPDecoder::new(std::io::Cursor::new(&webp.bytes)).unwrap();
+        assert_eq!(
+            decoder.icc_profile().unwrap().as_deref(),
+            Some(&profile[..]),
+            "WebP {mode:?}"
+        );
+    }
     // Pixels re-encoded losslessly (a resize forces it) keep it too.
     let resized = compress(
         &input,
