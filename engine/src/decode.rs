@@ -19,6 +19,8 @@ pub struct Decoded {
     pub has_alpha: bool,
     /// The embedded ICC colour profile, if any.
     pub icc_profile: Option<Vec<u8>>,
+    /// The input's EXIF block, if any (only the fields the caller keeps are ever written).
+    pub exif: Option<Vec<u8>>,
 }
 
 /// Decodes `bytes` (already sniffed as `format`) refusing anything beyond `limits` before the
@@ -85,6 +87,7 @@ pub fn decode(bytes: &[u8], format: ImageFormat, limits: &Limits) -> Result<Deco
         return Err(too_large(width, height));
     }
     let icc_profile = decoder.icc_profile().ok().flatten();
+    let exif = decoder.exif_metadata().ok().flatten();
     let orientation = decoder.orientation().ok();
     let mut image = DynamicImage::from_decoder(decoder)
         .map_err(|e| malformed(e).unwrap_or_else(|| too_large(width, height)))?;
@@ -102,6 +105,7 @@ pub fn decode(bytes: &[u8], format: ImageFormat, limits: &Limits) -> Result<Deco
         height,
         has_alpha,
         icc_profile,
+        exif,
     })
 }
 

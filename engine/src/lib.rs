@@ -11,6 +11,7 @@ mod animation;
 mod decode;
 mod error;
 mod jpeg;
+mod metadata;
 mod options;
 mod png;
 mod resize;
@@ -20,6 +21,7 @@ mod sniff;
 mod webp;
 
 pub use error::EngineError;
+pub use metadata::Keep;
 pub use options::{CompressOptions, Limits, Mode, OutputFormat, BALANCED_TARGET, SMALL_TARGET};
 pub use resize::Resize;
 pub use sniff::{sniff_format, ImageFormat};
@@ -165,6 +167,18 @@ fn compress_sniffed(
     // input gives the input back unchanged.
     let explicit_conversion =
         !matches!(options.format, OutputFormat::Same | OutputFormat::Auto) && out_format != format;
+    let kept_exif = image
+        .exif
+        .as_deref()
+        .and_then(|raw| metadata::filtered_exif(raw, options.keep));
+    // Kept metadata is part of the output, so it counts when comparing with the input.
+    let candidate = match (candidate, &kept_exif) {
+        (Some(c), Some(exif)) => Some(Candidate {
+            bytes: metadata::embed(out_format, c.bytes, exif)?,
+            score: c.score,
+        }),
+        (candidate, _) => candidate,
+    };
     Ok(match candidate {
         Some(c) if c.bytes.len() < input.len() || explicit_conversion || resized => {
             report(c.bytes, out_format, c.score, false)

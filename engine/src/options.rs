@@ -81,6 +81,8 @@ pub struct CompressOptions {
     pub background: Option<[u8; 3]>,
     /// Resize before compressing (never enlarges).
     pub resize: Option<crate::Resize>,
+    /// Metadata to carry over (nothing by default; the colour profile is always kept).
+    pub keep: crate::Keep,
     /// Input limits.
     pub limits: Limits,
 }
@@ -92,6 +94,7 @@ impl Default for CompressOptions {
             format: OutputFormat::Same,
             background: None,
             resize: None,
+            keep: crate::Keep::NONE,
             limits: Limits::default(),
         }
     }

@@ -195,6 +195,7 @@ fn scale_linear(image: &Decoded, width: u32, height: u32) -> Result<Decoded, Eng
         height,
         has_alpha,
         icc_profile: image.icc_profile.clone(),
+        exif: image.exif.clone(),
     })
 }
 
@@ -215,6 +216,7 @@ fn crop_centre(image: &Decoded, width: u32, height: u32) -> Decoded {
         height,
         has_alpha,
         icc_profile: image.icc_profile.clone(),
+        exif: image.exif.clone(),
     }
 }
 
@@ -240,6 +242,7 @@ fn pad_centre(image: &Decoded, width: u32, height: u32, colour: [u8; 4]) -> Deco
         width,
         height,
         icc_profile: image.icc_profile.clone(),
+        exif: image.exif.clone(),
     }
 }
 
@@ -258,6 +261,7 @@ mod tests {
             height,
             has_alpha: false,
             icc_profile: None,
+            exif: None,
         }
     }
 

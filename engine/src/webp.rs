@@ -144,7 +144,7 @@ pub fn encode(
     Ok(bytes)
 }
 
-/// Owns a `WebPMux`.
+/// Owns a `WebPMux` (null when creation failed; deleting null is a no-op in libwebp).
 struct Mux(*mut sys::WebPMux);
 
 impl Drop for Mux {
@@ -157,29 +157,37 @@ impl Drop for Mux {
 /// `webp` with the colour profile `icc` embedded (an extended-format file with an `ICCP` chunk),
 /// so that a non-sRGB image is shown in its own colours.
 pub fn with_icc(webp: &[u8], icc: &[u8]) -> Result<Vec<u8>, EngineError> {
-    let mux = Mux(sys::WebPMuxNew());
-    if mux.0.is_null() {
-        return Err(failed("out of memory creating a mux"));
-    }
-    let image = sys::WebPData {
+    with_chunk(webp, c"ICCP", icc)
+}
+
+/// `webp` with the EXIF block `exif` embedded (an `EXIF` chunk).
+pub fn with_exif(webp: &[u8], exif: &[u8]) -> Result<Vec<u8>, EngineError> {
+    with_chunk(webp, c"EXIF", exif)
+}
+
+/// `webp` (a file this module wrote, possibly with chunks already) with chunk `fourcc` set.
+fn with_chunk(webp: &[u8], fourcc: &std::ffi::CStr, data: &[u8]) -> Result<Vec<u8>, EngineError> {
+    let file = sys::WebPData {
         bytes: webp.as_ptr(),
         size: webp.len(),
     };
-    let profile = sys::WebPData {
-        bytes: icc.as_ptr(),
-        size: icc.len(),
+    // SAFETY: `file` points at `webp` for the call; copy_data = 1 makes the mux own a copy.
+    let mux =
+        Mux(unsafe { sys::WebPMuxCreateInternal(&file, 1, sys::WEBP_MUX_ABI_VERSION as i32) });
+    if mux.0.is_null() {
+        return Err(failed("re-reading our own file"));
+    }
+    let chunk = sys::WebPData {
+        bytes: data.as_ptr(),
+        size: data.len(),
     };
     let mut assembled = sys::WebPData::default();
-    // SAFETY: `mux` is live; both inputs are copied (copy_data = 1) before these calls return;
+    // SAFETY: `mux` is live; `chunk` is copied (copy_data = 1) before the call returns;
     // `assembled` receives a buffer libwebp allocated, freed by WebPDataClear below.
     unsafe {
-        if sys::WebPMuxSetImage(mux.0, &image, 1) != sys::WebPMuxError::WEBP_MUX_OK {
-            return Err(failed("re-reading our own bitstream"));
-        }
-        if sys::WebPMuxSetChunk(mux.0, c"ICCP".as_ptr(), &profile, 1)
-            != sys::WebPMuxError::WEBP_MUX_OK
+        if sys::WebPMuxSetChunk(mux.0, fourcc.as_ptr(), &chunk, 1) != sys::WebPMuxError::WEBP_MUX_OK
         {
-            return Err(failed("adding the colour profile"));
+            return Err(failed("adding a metadata chunk"));
         }
         if sys::WebPMuxAssemble(mux.0, &mut assembled) != sys::WebPMuxError::WEBP_MUX_OK {
             sys::WebPDataClear(&mut assembled);
@@ -290,6 +298,8 @@ mod tests {
         let plain = encode(&rgba, 40, 30, Setting::Lossless).unwrap();
         let profile: Vec<u8> = (0..=255u8).cycle().take(600).collect();
         let tagged = with_icc(&plain, &profile).unwrap();
+        // A second chunk keeps the first.
+        let tagged = with_exif(&tagged, b"MM\0\x2a\0\0\0\x08\0\0\0\0\0\0").unwrap();
         let decoder = image::codecs::webp::WebPDecoder::new(std::io::Cursor::new(&tagged)).unwrap();
         let mut decoder = decoder;
         assert_eq!(

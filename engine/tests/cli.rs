@@ -112,6 +112,8 @@ fn bad_arguments_are_refused_with_the_usage() {
         &["--mode", "extreme", "-o", "x", "f.png"][..],
         &["f.png"][..],
         &["--mode", "quality=0", "-o", "x", "f"][..],
+        &["--keep", "copyright,colour", "-o", "x", "f"][..],
+        &["--format", "gif", "-o", "x", "f"][..],
     ] {
         let output = slimage().args(args).output().unwrap();
         assert_eq!(output.status.code(), Some(2), "{args:?}");

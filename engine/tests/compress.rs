@@ -642,3 +642,86 @@ fn a_png_that_makes_the_png_decoder_panic_gives_a_typed_error() {
         }
     }
 }
+
+/// `jpeg` with an EXIF block (copyright, artist, capture date, camera make, GPS) right after SOI.
+fn with_sample_exif(jpeg: &[u8]) -> Vec<u8> {
+    use exif::{Field, In, Tag, Value};
+    let ascii = |s: &str| Value::Ascii(vec![s.as_bytes().to_vec()]);
+    let fields = [
+        (Tag::Copyright, ascii("(c) 2026 Ada")),
+        (Tag::Artist, ascii("Ada")),
+        (Tag::Make, ascii("Camera Co")),
+        (Tag::DateTimeOriginal, ascii("2026:11:26 10:00:00")),
+        (Tag::GPSLatitudeRef, ascii("N")),
+        (
+            Tag::GPSLatitude,
+            Value::Rational(vec![(51, 1).into(), (30, 1).into(), (0, 1).into()]),
+        ),
+    ]
+    .map(|(tag, value)| Field {
+        tag,
+        ifd_num: In::PRIMARY,
+        value,
+    });
+    let mut writer = exif::experimental::Writer::new();
+    fields.iter().for_each(|f| writer.push_field(f));
+    let mut tiff = Cursor::new(Vec::new());
+    writer.write(&mut tiff, false).unwrap();
+    let tiff = tiff.into_inner();
+    let mut out = jpeg[..2].to_vec();
+    out.extend([0xFF, 0xE1]);
+    out.extend(((tiff.len() + 8) as u16).to_be_bytes());
+    out.extend(b"Exif\0\0");
+    out.extend(&tiff);
+    out.extend(&jpeg[2..]);
+    out
+}
+
+/// The EXIF tags in a JPEG, PNG or WebP file (none when it has no EXIF).
+fn exif_tags(bytes: &[u8]) -> Vec<exif::Tag> {
+    match exif::Reader::new().read_from_container(&mut Cursor::new(bytes)) {
+        Ok(exif) => exif.fields().map(|f| f.tag).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+#[test]
+fn metadata_is_stripped_unless_kept_and_the_location_only_when_named() {
+    use exif::Tag;
+    let input = with_sample_exif(&corpus("jpg95_coffee.jpg"));
+    assert!(exif_tags(&input).contains(&Tag::GPSLatitude));
+    let keep = |copyright, creation, location| engine::Keep {
+        copyright,
+        creation,
+        location,
+    };
+    for format in [OutputFormat::Jpeg, OutputFormat::Png, OutputFormat::Webp] {
+        let run = |keep| {
+            let options = CompressOptions {
+                mode: Mode::Quality(70),
+                format,
+                keep,
+                ..CompressOptions::default()
+            };
+            let result = compress(&input, &options).unwrap();
+            assert!(!result.kept_original, "{format:?}");
+            decode(&result.bytes); // still a valid file
+            exif_tags(&result.bytes)
+        };
+        assert_eq!(
+            run(engine::Keep::NONE),
+            [],
+            "{format:?} default strips everything"
+        );
+        let tags = run(keep(true, true, false));
+        for tag in [Tag::Copyright, Tag::Artist, Tag::DateTimeOriginal] {
+            assert!(tags.contains(&tag), "{format:?} lost {tag}: {tags:?}");
+        }
+        for tag in [Tag::Make, Tag::GPSLatitude, Tag::GPSLatitudeRef] {
+            assert!(!tags.contains(&tag), "{format:?} kept {tag}");
+        }
+        let tags = run(keep(false, false, true));
+        assert!(tags.contains(&Tag::GPSLatitude), "{format:?}: {tags:?}");
+        assert!(!tags.contains(&Tag::Copyright), "{format:?}");
+    }
+}

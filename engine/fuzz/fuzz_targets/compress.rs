@@ -10,7 +10,7 @@
 //! `engine/tests/fixtures/fuzz-*.bin`.
 #![no_main]
 
-use engine::{compress, CompressOptions, Limits, Mode, OutputFormat, Resize};
+use engine::{compress, CompressOptions, Keep, Limits, Mode, OutputFormat, Resize};
 use libfuzzer_sys::fuzz_target;
 
 static QUIET_PANICS: std::sync::Once = std::sync::Once::new();
@@ -39,6 +39,16 @@ fuzz_target!(|data: &[u8]| {
         format,
         background: Some([255, 255, 255]),
         resize,
+        // Half the runs carry every kind of metadata over.
+        keep: if selector & 0x40 != 0 {
+            Keep {
+                copyright: true,
+                creation: true,
+                location: true,
+            }
+        } else {
+            Keep::NONE
+        },
         // Small limits keep each run fast; the limits themselves are under test too.
         limits: Limits {
             max_input_bytes: 1 << 20,

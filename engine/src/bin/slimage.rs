@@ -3,6 +3,7 @@
 //! ```text
 //! slimage [--mode lossless|balanced|small|quality=N|target=S] [--format same|png|jpeg|webp|auto]
 //!         [--background RRGGBB] [--resize scale=W|scale=xH|fit=WxH|cover=WxH|thumb=WxH]
+//!         [--keep copyright,date,location,icc]
 //!         -o OUTDIR FILE...
 //! ```
 //! Writes each output under OUTDIR with the input's file name (new extension when the format
@@ -20,7 +21,8 @@ use engine::{compress, CompressOptions, Compressed, ImageFormat, Mode, OutputFor
 
 const USAGE: &str = "usage: slimage [--mode lossless|balanced|small|quality=N|target=S] \
 [--format same|png|jpeg|webp|auto] [--background RRGGBB] \
-[--resize scale=W|scale=xH|fit=WxH|cover=WxH|thumb=WxH] -o OUTDIR FILE...";
+[--resize scale=W|scale=xH|fit=WxH|cover=WxH|thumb=WxH] [--keep copyright,date,location,icc] \
+-o OUTDIR FILE...";
 
 struct Args {
     options: CompressOptions,
@@ -104,6 +106,22 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
                 }
             }
             "--resize" => options.resize = Some(parse_resize(&value("--resize")?)?),
+            "--keep" => {
+                for item in value("--keep")?.split(',').map(str::trim) {
+                    match item {
+                        "copyright" => options.keep.copyright = true,
+                        "date" | "creation" => options.keep.creation = true,
+                        "location" | "gps" => options.keep.location = true,
+                        // The colour profile is always kept; accepted so scripts can say so.
+                        "icc" => {}
+                        other => {
+                            return Err(format!(
+                                "unknown metadata {other:?}: copyright, date, location or icc"
+                            ))
+                        }
+                    }
+                }
+            }
             "-o" | "--out" => out_dir = Some(PathBuf::from(value("-o")?)),
             "-h" | "--help" => return Err(String::new()),
             flag if flag.starts_with('-') => return Err(format!("unknown option {flag}")),
