@@ -8,6 +8,7 @@
 #![deny(unsafe_code)]
 
 mod animation;
+mod colour;
 mod decode;
 mod error;
 mod jpeg;
@@ -114,13 +115,14 @@ fn compress_sniffed(
     animation::refuse_animation(input, format)?;
     let mut image = decode::decode(input, format, &options.limits)?;
     let decoded_size = (image.width, image.height);
+    let converted = options.to_srgb && colour::convert_to_srgb(&mut image)?;
     if let Some(resize) = options.resize {
         image = resize::apply(image, resize)?;
     }
-    let resized = (image.width, image.height) != decoded_size;
-    // A resized image is a new picture: the input bytes can neither be optimised in place nor
-    // given back, and the quality is measured against the resized pixels.
-    let source = (!resized).then_some(input);
+    let new_pixels = (image.width, image.height) != decoded_size || converted;
+    // A resized or converted image is a new picture: the input bytes can neither be optimised in
+    // place nor given back, and the quality is measured against the new pixels.
+    let source = (!new_pixels).then_some(input);
     let auto = options.format == OutputFormat::Auto;
     let formats = if auto {
         auto_formats(&image, options)
@@ -180,7 +182,7 @@ fn compress_sniffed(
         (candidate, _) => candidate,
     };
     Ok(match candidate {
-        Some(c) if c.bytes.len() < input.len() || explicit_conversion || resized => {
+        Some(c) if c.bytes.len() < input.len() || explicit_conversion || new_pixels => {
             report(c.bytes, out_format, c.score, false)
         }
         _ => report(input.to_vec(), format, Some(100.0), true),

@@ -81,8 +81,11 @@ pub struct CompressOptions {
     pub background: Option<[u8; 3]>,
     /// Resize before compressing (never enlarges).
     pub resize: Option<crate::Resize>,
-    /// Metadata to carry over (nothing by default; the colour profile is always kept).
+    /// Metadata to carry over (nothing by default; the colour profile is handled by `to_srgb`).
     pub keep: crate::Keep,
+    /// Convert an image with an RGB colour profile to sRGB and drop the profile, instead of
+    /// keeping the profile (the default). Other profiles are always kept.
+    pub to_srgb: bool,
     /// Input limits.
     pub limits: Limits,
 }
@@ -95,6 +98,7 @@ impl Default for CompressOptions {
             background: None,
             resize: None,
             keep: crate::Keep::NONE,
+            to_srgb: false,
             limits: Limits::default(),
         }
     }

@@ -725,3 +725,64 @@ fn metadata_is_stripped_unless_kept_and_the_location_only_when_named() {
         assert!(!tags.contains(&Tag::Copyright), "{format:?}");
     }
 }
+
+#[test]
+fn a_wide_gamut_image_is_converted_to_srgb_on_request_and_keeps_its_profile_otherwise() {
+    use image::{ImageDecoder, ImageEncoder};
+    let p3 = moxcms::ColorProfile::new_display_p3().encode().unwrap();
+    // Pure P3 red: outside sRGB, so the converted pixel is clipped to sRGB red.
+    let source = ImageBuffer::from_fn(64, 64, |_, _| Rgba([255u8, 0, 0, 255]));
+    let mut input = Vec::new();
+    let mut encoder = image::codecs::png::PngEncoder::new(&mut input);
+    encoder.set_icc_profile(p3.clone()).unwrap();
+    encoder
+        .write_image(source.as_raw(), 64, 64, image::ExtendedColorType::Rgba8)
+        .unwrap();
+    let profile_of = |bytes: &[u8]| {
+        image::ImageReader::with_format(Cursor::new(bytes), image::ImageFormat::Png)
+            .into_decoder()
+            .unwrap()
+            .icc_profile()
+            .unwrap()
+    };
+    let kept = compress(&input, &options(Mode::Lossless)).unwrap();
+    assert_eq!(profile_of(&kept.bytes).as_deref(), Some(&p3[..]));
+    let converted = compress(
+        &input,
+        &CompressOptions {
+            mode: Mode::Lossless,
+            to_srgb: true,
+            ..CompressOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        profile_of(&converted.bytes),
+        None,
+        "the profile is dropped once converted"
+    );
+    let pixel = decode(&converted.bytes).into_rgba8().get_pixel(10, 10).0;
+    assert!(pixel[0] > 250 && pixel[1] < 5 && pixel[2] < 5, "{pixel:?}");
+    // A mid-gamut colour changes value: P3 (128, 64, 32) is a more saturated sRGB colour.
+    let muted = ImageBuffer::from_fn(64, 64, |_, _| Rgba([128u8, 64, 32, 255]));
+    let mut input = Vec::new();
+    let mut encoder = image::codecs::png::PngEncoder::new(&mut input);
+    encoder.set_icc_profile(p3).unwrap();
+    encoder
+        .write_image(muted.as_raw(), 64, 64, image::ExtendedColorType::Rgba8)
+        .unwrap();
+    let converted = compress(
+        &input,
+        &CompressOptions {
+            mode: Mode::Lossless,
+            to_srgb: true,
+            ..CompressOptions::default()
+        },
+    )
+    .unwrap();
+    let pixel = decode(&converted.bytes).into_rgba8().get_pixel(10, 10).0;
+    assert!(
+        pixel[0] > 130 && pixel[2] < 32,
+        "P3 (128,64,32) should become redder in sRGB: {pixel:?}"
+    );
+}

@@ -3,7 +3,7 @@
 //! ```text
 //! slimage [--mode lossless|balanced|small|quality=N|target=S] [--format same|png|jpeg|webp|auto]
 //!         [--background RRGGBB] [--resize scale=W|scale=xH|fit=WxH|cover=WxH|thumb=WxH]
-//!         [--keep copyright,date,location,icc]
+//!         [--keep copyright,date,location,icc] [--srgb]
 //!         -o OUTDIR FILE...
 //! ```
 //! Writes each output under OUTDIR with the input's file name (new extension when the format
@@ -21,7 +21,7 @@ use engine::{compress, CompressOptions, Compressed, ImageFormat, Mode, OutputFor
 
 const USAGE: &str = "usage: slimage [--mode lossless|balanced|small|quality=N|target=S] \
 [--format same|png|jpeg|webp|auto] [--background RRGGBB] \
-[--resize scale=W|scale=xH|fit=WxH|cover=WxH|thumb=WxH] [--keep copyright,date,location,icc] \
+[--resize scale=W|scale=xH|fit=WxH|cover=WxH|thumb=WxH] [--keep copyright,date,location,icc] [--srgb] \
 -o OUTDIR FILE...";
 
 struct Args {
@@ -105,6 +105,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
                     _ => return Err(format!("background must be RRGGBB, not {hex:?}")),
                 }
             }
+            "--srgb" => options.to_srgb = true,
             "--resize" => options.resize = Some(parse_resize(&value("--resize")?)?),
             "--keep" => {
                 for item in value("--keep")?.split(',').map(str::trim) {
@@ -112,7 +113,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
                         "copyright" => options.keep.copyright = true,
                         "date" | "creation" => options.keep.creation = true,
                         "location" | "gps" => options.keep.location = true,
-                        // The colour profile is always kept; accepted so scripts can say so.
+                        // The colour profile is kept unless --srgb; accepted so scripts can say so.
                         "icc" => {}
                         other => {
                             return Err(format!(
