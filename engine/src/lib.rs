@@ -19,6 +19,7 @@ mod resize;
 mod score;
 mod search;
 mod sniff;
+mod ssim2;
 mod webp;
 
 pub use error::EngineError;

@@ -8,7 +8,17 @@ use std::sync::OnceLock;
 
 use ssimulacra2::{compute_frame_ssimulacra2, LinearRgb};
 
-use crate::decode::flatten;
+use crate::{decode::flatten, ssim2::CachedReference};
+
+/// Up to this many pixels the reference is prepared once for all candidates (about 50 bytes a
+/// pixel per background); larger images are scored without the cache to bound memory.
+const CACHE_MAX_PIXELS: u64 = 16_000_000;
+
+/// One background's reference: prepared, or plain linear RGB for very large images.
+enum Prepared {
+    Cached(CachedReference),
+    Plain(LinearRgb),
+}
 
 /// The backgrounds transparent images are judged on.
 const BACKGROUNDS: [[u8; 3]; 2] = [[0, 0, 0], [255, 255, 255]];
@@ -56,7 +66,7 @@ pub struct Reference {
     width: u32,
     height: u32,
     alpha: bool,
-    frames: Vec<LinearRgb>,
+    frames: Vec<Prepared>,
 }
 
 impl Reference {
@@ -67,9 +77,18 @@ impl Reference {
         } else {
             &BACKGROUNDS[..1]
         };
+        let cache =
+            scorable(width, height) && u64::from(width) * u64::from(height) <= CACHE_MAX_PIXELS;
         let frames = backgrounds
             .iter()
-            .map(|&bg| linear(rgba, width, height, bg, alpha))
+            .map(|&bg| {
+                let frame = linear(rgba, width, height, bg, alpha);
+                if cache {
+                    Prepared::Cached(CachedReference::new(frame))
+                } else {
+                    Prepared::Plain(frame)
+                }
+            })
             .collect();
         Self {
             width,
@@ -99,7 +118,12 @@ impl Reference {
             .zip(&self.frames)
             .map(|(&bg, reference)| {
                 let distorted = linear(candidate, self.width, self.height, bg, self.alpha);
-                compute_frame_ssimulacra2(reference.clone(), distorted).unwrap_or(0.0)
+                match reference {
+                    Prepared::Cached(reference) => reference.score(distorted),
+                    Prepared::Plain(reference) => {
+                        compute_frame_ssimulacra2(reference.clone(), distorted).unwrap_or(0.0)
+                    }
+                }
             })
             .reduce(f64::min)
     }
