@@ -14,11 +14,15 @@ const serverBin = process.env.SLIMAGE_SERVER_BIN ?? path.join(targetDir, "debug"
 const fakeStripeBin =
   process.env.FAKE_STRIPE_BIN ?? path.join(targetDir, "debug", "examples", "fake_stripe");
 const fakeStripePort = port - 1;
-const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "slimage-e2e-"));
+// One data directory per run: the config is loaded by every worker too, and they inherit the
+// variable instead of making directories of their own; teardown.ts deletes it.
+process.env.SLIMAGE_E2E_DATA_DIR ??= fs.mkdtempSync(path.join(os.tmpdir(), "slimage-e2e-"));
+const dataDir = process.env.SLIMAGE_E2E_DATA_DIR;
 const webhookSecret = "whsec_e2e_secret";
 
 export default defineConfig({
   testDir: "./tests",
+  globalTeardown: "./teardown.ts",
   timeout: 30_000,
   expect: { timeout: 10_000 },
   fullyParallel: true,
