@@ -1,12 +1,13 @@
 //! Everything server-side that server functions and HTTP handlers need (feature `ssr` only):
 //! shared state, the database, storage, accounts and sessions, request ids and the HTTP form of
-//! [`crate::error::AppError`], plans, usage and Stripe billing.
+//! [`crate::error::AppError`], plans, usage, Stripe billing and the job queue.
 
 pub mod accounts;
 pub mod api_keys;
 pub mod billing;
 pub mod db;
 pub mod http_error;
+pub mod jobs;
 pub mod mail;
 pub mod password;
 pub mod password_reset;

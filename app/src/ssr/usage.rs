@@ -25,14 +25,17 @@ pub fn resets_at(unix: i64) -> i64 {
         .unwrap_or(unix)
 }
 
+/// The one statement that counts usage: `$1` user, `$2` month (`month_of`), `$3` images. Atomic
+/// on both backends; also run inside the queue's transaction when an item finishes.
+pub const RECORD_SQL: &str =
+    "INSERT INTO usage_counters (user_id, month, images) VALUES ($1, $2, $3) \
+     ON CONFLICT (user_id, month) DO UPDATE SET images = usage_counters.images + excluded.images";
+
 /// Counts `images` compressed images for `user_id` in the month of `finished_at`, in one atomic
 /// statement (concurrent calls all land; none is lost or doubled).
 pub async fn record(db: &Db, user_id: i64, images: i64, finished_at: i64) -> Result<(), AppError> {
     let month = month_of(finished_at);
-    on_pool!(db, pool => sqlx::query(
-        "INSERT INTO usage_counters (user_id, month, images) VALUES ($1, $2, $3) \
-         ON CONFLICT (user_id, month) DO UPDATE SET images = usage_counters.images + excluded.images",
-    )
+    on_pool!(db, pool => sqlx::query(RECORD_SQL)
     .bind(user_id)
     .bind(&month)
     .bind(images)

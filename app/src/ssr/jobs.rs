@@ -1,0 +1,385 @@
+//! The durable work queue: compression jobs and their items in the database, claimed by workers
+//! under leases.
+//!
+//! - A worker claims the next item in one statement (`FOR UPDATE SKIP LOCKED` on PostgreSQL, a
+//!   single `UPDATE … RETURNING` on SQLite, whose writes are serialised), highest job priority
+//!   first, then oldest job, then the item's position.
+//! - The claim is a lease: an item whose lease expires (its worker crashed or hung) is claimable
+//!   again. Only the lease holder can finish an item; a worker that lost its lease learns so and
+//!   its result is discarded.
+//! - A transient failure puts the item back with exponential backoff; a permanent one (a bad
+//!   input) marks it `failed` with the engine's message; so does running out of attempts.
+//! - Finishing an item counts one usage unit for the job's owner in the same transaction, exactly
+//!   once (`counted`), however often the item was retried.
+
+use super::{db::Db, tokens::random_alphanumeric, usage};
+use crate::{error::AppError, on_pool};
+
+/// Attempts before an item is failed for good.
+pub const MAX_ATTEMPTS: i64 = 4;
+
+/// Seconds before attempt `attempts + 1` may start: 5 s, 20 s, 80 s, … capped at 10 minutes.
+pub fn backoff_secs(attempts: i64) -> i64 {
+    let exponent = u32::try_from(attempts.clamp(1, 6) - 1).unwrap_or(0);
+    (5 * 4_i64.pow(exponent)).min(600)
+}
+
+/// A job to create.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    /// The owner; `None` for a visitor who is not signed in.
+    pub user_id: Option<i64>,
+    /// A visitor's address (their daily allowance is counted by it).
+    pub visitor_ip: Option<String>,
+    /// `web` or `api`.
+    pub source: &'static str,
+    /// The compression options, as JSON.
+    pub options: String,
+    /// Higher is served first (the plan's queue priority).
+    pub priority: i64,
+    /// When the job's files are deleted.
+    pub expires_at: i64,
+}
+
+/// One file of a job to create.
+#[derive(Debug, Clone)]
+pub struct NewItem {
+    /// The file's name with its folder path, as the user dropped it.
+    pub name: String,
+    /// Where the uploaded bytes are stored.
+    pub input_key: String,
+    /// Their size.
+    pub input_bytes: i64,
+}
+
+/// Creates a job and all its items in one transaction; returns the job id and the item ids.
+pub async fn create_job(
+    db: &Db,
+    job: &NewJob,
+    items: &[NewItem],
+    now: i64,
+) -> Result<(String, Vec<String>), AppError> {
+    let job_id = random_alphanumeric(24);
+    let item_ids: Vec<String> = items.iter().map(|_| random_alphanumeric(24)).collect();
+    on_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO jobs (id, user_id, visitor_ip, source, options, priority, item_count, \
+             created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&job_id)
+        .bind(job.user_id)
+        .bind(&job.visitor_ip)
+        .bind(job.source)
+        .bind(&job.options)
+        .bind(job.priority)
+        .bind(items.len() as i64)
+        .bind(now)
+        .bind(job.expires_at)
+        .execute(&mut *tx)
+        .await?;
+        for (position, (item, id)) in items.iter().zip(&item_ids).enumerate() {
+            sqlx::query(
+                "INSERT INTO job_items (id, job_id, position, name, input_key, input_bytes, \
+                 available_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(id)
+            .bind(&job_id)
+            .bind(position as i64)
+            .bind(&item.name)
+            .bind(&item.input_key)
+            .bind(item.input_bytes)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+    });
+    Ok((job_id, item_ids))
+}
+
+/// An item a worker holds the lease on.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ClaimedItem {
+    /// The item.
+    pub id: String,
+    /// Its job.
+    pub job_id: String,
+    /// The file's name.
+    pub name: String,
+    /// Where its input is stored.
+    pub input_key: String,
+    /// This attempt's number (1 for the first).
+    pub attempts: i64,
+}
+
+const CLAIMABLE: &str = "((i.status = 'queued' AND i.available_at <= $3) \
+     OR (i.status = 'running' AND i.lease_expires_at < $3)) AND i.attempts < $4";
+
+/// Claims the next item for `worker` for `lease_secs`, or `None` when nothing is waiting.
+pub async fn claim_next(
+    db: &Db,
+    worker: &str,
+    lease_secs: i64,
+    now: i64,
+) -> Result<Option<ClaimedItem>, AppError> {
+    fail_exhausted(db, now).await?;
+    let lock = match db {
+        Db::Postgres(_) => "FOR UPDATE OF i SKIP LOCKED",
+        Db::Sqlite(_) => "",
+    };
+    let sql = format!(
+        "UPDATE job_items SET status = 'running', attempts = attempts + 1, lease_owner = $1, \
+         lease_expires_at = $2 \
+         WHERE id = (SELECT i.id FROM job_items i JOIN jobs j ON j.id = i.job_id \
+                     WHERE {CLAIMABLE} \
+                     ORDER BY j.priority DESC, j.created_at, j.id, i.position LIMIT 1 {lock}) \
+         RETURNING id, job_id, name, input_key, attempts"
+    );
+    Ok(on_pool!(db, pool => sqlx::query_as::<_, ClaimedItem>(&sql)
+        .bind(worker)
+        .bind(now + lease_secs)
+        .bind(now)
+        .bind(MAX_ATTEMPTS)
+        .fetch_optional(pool)
+        .await)?)
+}
+
+/// Fails items whose last allowed attempt lost its lease (an input that kills its worker).
+async fn fail_exhausted(db: &Db, now: i64) -> Result<(), AppError> {
+    on_pool!(db, pool => sqlx::query(
+        "UPDATE job_items SET status = 'failed', lease_owner = NULL, lease_expires_at = NULL, \
+         finished_at = $1, error = 'Processing this file did not finish; it was tried several times.' \
+         WHERE status = 'running' AND lease_expires_at < $1 AND attempts >= $2",
+    )
+    .bind(now)
+    .bind(MAX_ATTEMPTS)
+    .execute(pool)
+    .await
+    .map(|_| ()))?;
+    Ok(())
+}
+
+/// Extends `worker`'s lease on `item_id` (long compressions); `false` when it no longer holds it.
+pub async fn extend_lease(
+    db: &Db,
+    item_id: &str,
+    worker: &str,
+    lease_secs: i64,
+    now: i64,
+) -> Result<bool, AppError> {
+    let changed = on_pool!(db, pool => sqlx::query(
+        "UPDATE job_items SET lease_expires_at = $1 \
+         WHERE id = $2 AND lease_owner = $3 AND status = 'running'",
+    )
+    .bind(now + lease_secs)
+    .bind(item_id)
+    .bind(worker)
+    .execute(pool)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(changed == 1)
+}
+
+/// What the engine made of an item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemResult {
+    /// Where the output is stored.
+    pub output_key: String,
+    /// Its size.
+    pub output_bytes: i64,
+    /// `png`, `jpeg`, `webp`.
+    pub output_format: String,
+    /// Output width.
+    pub width: i64,
+    /// Output height.
+    pub height: i64,
+    /// The measured score.
+    pub score: Option<f64>,
+    /// The input came back unchanged.
+    pub kept_original: bool,
+}
+
+/// Records `worker`'s result for `item_id` and counts its usage unit once. `false` when the
+/// worker no longer holds the lease (another worker took the item over): nothing is recorded.
+pub async fn complete(
+    db: &Db,
+    item_id: &str,
+    worker: &str,
+    result: &ItemResult,
+    now: i64,
+) -> Result<bool, AppError> {
+    let month = usage::month_of(now);
+    let finished = on_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE job_items SET status = 'done', output_key = $1, output_bytes = $2, \
+             output_format = $3, width = $4, height = $5, score = $6, kept_original = $7, \
+             finished_at = $8, lease_owner = NULL, lease_expires_at = NULL, error = NULL \
+             WHERE id = $9 AND lease_owner = $10 AND status = 'running'",
+        )
+        .bind(&result.output_key)
+        .bind(result.output_bytes)
+        .bind(&result.output_format)
+        .bind(result.width)
+        .bind(result.height)
+        .bind(result.score)
+        .bind(result.kept_original)
+        .bind(now)
+        .bind(item_id)
+        .bind(worker)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if done == 1 {
+            let first_count = sqlx::query(
+                "UPDATE job_items SET counted = TRUE WHERE id = $1 AND counted = FALSE",
+            )
+            .bind(item_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            let owner: Option<i64> = sqlx::query_scalar(
+                "SELECT j.user_id FROM jobs j JOIN job_items i ON i.job_id = j.id WHERE i.id = $1",
+            )
+            .bind(item_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            if let (1, Some(user_id)) = (first_count, owner) {
+                sqlx::query(usage::RECORD_SQL)
+                    .bind(user_id)
+                    .bind(&month)
+                    .bind(1_i64)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok::<_, sqlx::Error>(done == 1)
+    })?;
+    Ok(finished)
+}
+
+/// Why an attempt failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// Worth retrying (storage unreachable, worker shutting down).
+    Transient(String),
+    /// The input itself is bad: the message is shown to the user.
+    Permanent(String),
+}
+
+/// What became of a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    /// Back in the queue, claimable from this time.
+    Retry {
+        /// Unix seconds.
+        at: i64,
+    },
+    /// Failed for good.
+    Failed,
+    /// The worker no longer held the lease: nothing was changed.
+    LeaseLost,
+}
+
+/// Records a failed attempt of `worker` on `item_id`.
+pub async fn fail(
+    db: &Db,
+    item_id: &str,
+    worker: &str,
+    failure: &Failure,
+    now: i64,
+) -> Result<Fate, AppError> {
+    let attempts: Option<i64> = on_pool!(db, pool => sqlx::query_scalar(
+        "SELECT attempts FROM job_items WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
+    )
+    .bind(item_id)
+    .bind(worker)
+    .fetch_optional(pool)
+    .await)?;
+    let Some(attempts) = attempts else {
+        return Ok(Fate::LeaseLost);
+    };
+    let (fate, message) = match failure {
+        Failure::Transient(message) if attempts < MAX_ATTEMPTS => (
+            Fate::Retry {
+                at: now + backoff_secs(attempts),
+            },
+            message,
+        ),
+        Failure::Transient(message) | Failure::Permanent(message) => (Fate::Failed, message),
+    };
+    let changed = match fate {
+        Fate::Retry { at } => on_pool!(db, pool => sqlx::query(
+            "UPDATE job_items SET status = 'queued', available_at = $1, lease_owner = NULL, \
+             lease_expires_at = NULL, error = $2 WHERE id = $3 AND lease_owner = $4 AND status = 'running'",
+        )
+        .bind(at)
+        .bind(message)
+        .bind(item_id)
+        .bind(worker)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?,
+        _ => on_pool!(db, pool => sqlx::query(
+            "UPDATE job_items SET status = 'failed', finished_at = $1, lease_owner = NULL, \
+             lease_expires_at = NULL, error = $2 WHERE id = $3 AND lease_owner = $4 AND status = 'running'",
+        )
+        .bind(now)
+        .bind(message)
+        .bind(item_id)
+        .bind(worker)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?,
+    };
+    Ok(if changed == 1 { fate } else { Fate::LeaseLost })
+}
+
+/// How far a job has got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Progress {
+    /// Waiting (including retries in backoff).
+    pub queued: i64,
+    /// Being compressed.
+    pub running: i64,
+    /// Finished.
+    pub done: i64,
+    /// Failed for good.
+    pub failed: i64,
+}
+
+/// The state of `job_id`'s items.
+pub async fn progress(db: &Db, job_id: &str) -> Result<Progress, AppError> {
+    let rows: Vec<(String, i64)> = on_pool!(db, pool => sqlx::query_as(
+        "SELECT status, COUNT(*) FROM job_items WHERE job_id = $1 GROUP BY status",
+    )
+    .bind(job_id)
+    .fetch_all(pool)
+    .await)?;
+    let mut progress = Progress::default();
+    for (status, count) in rows {
+        match status.as_str() {
+            "queued" => progress.queued = count,
+            "running" => progress.running = count,
+            "done" => progress.done = count,
+            "failed" => progress.failed = count,
+            _ => {}
+        }
+    }
+    Ok(progress)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff_secs;
+
+    #[test]
+    fn backoff_grows_fourfold_and_is_capped() {
+        assert_eq!(
+            [1, 2, 3, 4, 5, 9].map(backoff_secs),
+            [5, 20, 80, 320, 600, 600]
+        );
+    }
+}

@@ -1,0 +1,281 @@
+//! The durable work queue on both backends: exclusive claims under concurrency, priority, leases
+//! that expire and pass to another worker, retries with backoff, permanent failures, and exactly
+//! one usage unit per finished item however often it was retried.
+
+mod common;
+
+use app::ssr::{
+    accounts,
+    db::{now, Db},
+    jobs::{self as queue, Failure, Fate, ItemResult, NewItem, NewJob, MAX_ATTEMPTS},
+    usage,
+};
+use common::{browser::PASSWORD, Backend, TestApp};
+
+async fn user(db: &Db, email: &str) -> i64 {
+    accounts::create_user(db, email, PASSWORD.into(), "user")
+        .await
+        .unwrap()
+        .id
+}
+
+fn job(user_id: Option<i64>, priority: i64) -> NewJob {
+    NewJob {
+        user_id,
+        visitor_ip: None,
+        source: "web",
+        options: "{}".into(),
+        priority,
+        expires_at: now() + 3600,
+    }
+}
+
+fn items(n: usize) -> Vec<NewItem> {
+    (0..n)
+        .map(|i| NewItem {
+            name: format!("folder/photo-{i}.png"),
+            input_key: format!("in/{i}"),
+            input_bytes: 1000,
+        })
+        .collect()
+}
+
+fn result() -> ItemResult {
+    ItemResult {
+        output_key: "out/1".into(),
+        output_bytes: 400,
+        output_format: "png".into(),
+        width: 10,
+        height: 10,
+        score: Some(80.0),
+        kept_original: false,
+    }
+}
+
+async fn concurrent_workers_claim_every_item_exactly_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let db = app.state.db.clone();
+    let owner = user(&db, "ada@example.com").await;
+    let t = now();
+    let (job_id, ids) = queue::create_job(&db, &job(Some(owner), 0), &items(30), t)
+        .await
+        .unwrap();
+    let workers: Vec<_> = (0..6)
+        .map(|w| {
+            let db = db.clone();
+            tokio::spawn(async move {
+                let mut claimed = Vec::new();
+                while let Some(item) = queue::claim_next(&db, &format!("w{w}"), 60, t)
+                    .await
+                    .unwrap()
+                {
+                    claimed.push(item.id);
+                }
+                claimed
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for worker in workers {
+        all.extend(worker.await.unwrap());
+    }
+    all.sort();
+    let mut expected = ids.clone();
+    expected.sort();
+    assert_eq!(all, expected, "every item claimed once, none twice");
+    let progress = queue::progress(&db, &job_id).await.unwrap();
+    assert_eq!((progress.queued, progress.running), (0, 30));
+}
+
+async fn higher_priority_jobs_are_served_first_then_oldest_in_order(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let db = &app.state.db;
+    let t = now();
+    let (free_job, free_items) = queue::create_job(db, &job(None, 0), &items(2), t - 10)
+        .await
+        .unwrap();
+    let (pro_job, pro_items) = queue::create_job(db, &job(None, 2), &items(2), t)
+        .await
+        .unwrap();
+    let mut order = Vec::new();
+    while let Some(item) = queue::claim_next(db, "w", 60, t).await.unwrap() {
+        order.push((item.job_id, item.id));
+    }
+    assert_eq!(
+        order,
+        vec![
+            (pro_job.clone(), pro_items[0].clone()),
+            (pro_job, pro_items[1].clone()),
+            (free_job.clone(), free_items[0].clone()),
+            (free_job, free_items[1].clone()),
+        ]
+    );
+}
+
+async fn an_expired_lease_passes_the_item_to_another_worker_and_it_counts_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let db = &app.state.db;
+    let owner = user(db, "ada@example.com").await;
+    let t = now();
+    let (job_id, _) = queue::create_job(db, &job(Some(owner), 0), &items(1), t)
+        .await
+        .unwrap();
+    let first = queue::claim_next(db, "crashed", 30, t)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.attempts, 1);
+    // Within the lease nobody else gets it; after it, another worker does.
+    assert_eq!(
+        queue::claim_next(db, "other", 30, t + 29).await.unwrap(),
+        None
+    );
+    let second = queue::claim_next(db, "other", 30, t + 31)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (second.id.as_str(), second.attempts),
+        (first.id.as_str(), 2)
+    );
+    // The first worker comes back too late: its result is refused, nothing counted.
+    assert!(
+        !queue::complete(db, &first.id, "crashed", &result(), t + 32)
+            .await
+            .unwrap()
+    );
+    assert!(!queue::extend_lease(db, &first.id, "crashed", 30, t + 32)
+        .await
+        .unwrap());
+    assert!(queue::extend_lease(db, &second.id, "other", 30, t + 32)
+        .await
+        .unwrap());
+    assert!(queue::complete(db, &second.id, "other", &result(), t + 33)
+        .await
+        .unwrap());
+    // A duplicate completion changes nothing.
+    assert!(!queue::complete(db, &second.id, "other", &result(), t + 34)
+        .await
+        .unwrap());
+    assert_eq!(usage::used(db, owner, t).await.unwrap(), 1);
+    assert_eq!(queue::progress(db, &job_id).await.unwrap().done, 1);
+}
+
+async fn transient_failures_retry_with_backoff_and_bad_inputs_fail_for_good(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let db = &app.state.db;
+    let owner = user(db, "ada@example.com").await;
+    let t = now();
+    let (job_id, _) = queue::create_job(db, &job(Some(owner), 0), &items(2), t)
+        .await
+        .unwrap();
+
+    // Item 1: storage hiccup, retried after 5 s, then done; counted once.
+    let item = queue::claim_next(db, "w", 60, t).await.unwrap().unwrap();
+    let fate = queue::fail(
+        db,
+        &item.id,
+        "w",
+        &Failure::Transient("storage timed out".into()),
+        t,
+    )
+    .await
+    .unwrap();
+    assert_eq!(fate, Fate::Retry { at: t + 5 });
+    // Item 2 is next meanwhile; it is not an image: failed with the message.
+    let bad = queue::claim_next(db, "w", 60, t + 1)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(bad.id, item.id);
+    let message = "not a supported image: expected PNG, JPEG, WebP, GIF, BMP or TIFF";
+    let fate = queue::fail(db, &bad.id, "w", &Failure::Permanent(message.into()), t + 1)
+        .await
+        .unwrap();
+    assert_eq!(fate, Fate::Failed);
+    assert_eq!(
+        queue::claim_next(db, "w", 60, t + 4).await.unwrap(),
+        None,
+        "still backing off"
+    );
+    let again = queue::claim_next(db, "w", 60, t + 5)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((again.id.as_str(), again.attempts), (item.id.as_str(), 2));
+    assert!(queue::complete(db, &again.id, "w", &result(), t + 6)
+        .await
+        .unwrap());
+    let progress = queue::progress(db, &job_id).await.unwrap();
+    assert_eq!((progress.done, progress.failed, progress.queued), (1, 1, 0));
+    assert_eq!(usage::used(db, owner, t).await.unwrap(), 1);
+    let stored: Option<String> = app::on_pool!(db, pool => sqlx::query_scalar(
+        "SELECT error FROM job_items WHERE id = $1"
+    ).bind(&bad.id).fetch_one(pool).await)
+    .unwrap();
+    assert_eq!(stored.as_deref(), Some(message));
+}
+
+async fn an_item_that_keeps_failing_or_crashing_its_worker_ends_failed(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let db = &app.state.db;
+    let t = now();
+    // A file whose every attempt fails transiently: failed after MAX_ATTEMPTS.
+    let (flaky_job, _) = queue::create_job(db, &job(None, 0), &items(1), t)
+        .await
+        .unwrap();
+    let mut clock = t;
+    let mut fates = Vec::new();
+    for attempt in 1..=MAX_ATTEMPTS {
+        let item = queue::claim_next(db, "w", 60, clock)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(item.attempts, attempt);
+        fates.push(
+            queue::fail(
+                db,
+                &item.id,
+                "w",
+                &Failure::Transient("flaky".into()),
+                clock,
+            )
+            .await
+            .unwrap(),
+        );
+        clock += 700;
+    }
+    assert_eq!(fates.last(), Some(&Fate::Failed));
+    assert!(fates[..fates.len() - 1]
+        .iter()
+        .all(|f| matches!(f, Fate::Retry { .. })));
+    assert_eq!(queue::claim_next(db, "w", 60, clock).await.unwrap(), None);
+    assert_eq!(queue::progress(db, &flaky_job).await.unwrap().failed, 1);
+
+    // A file that kills its worker every time (the lease just expires): failed too, not looping.
+    let (crash_job, _) = queue::create_job(db, &job(None, 0), &items(1), clock)
+        .await
+        .unwrap();
+    for attempt in 1..=MAX_ATTEMPTS {
+        let item = queue::claim_next(db, "w", 60, clock)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(item.attempts, attempt);
+        clock += 61;
+    }
+    assert_eq!(queue::claim_next(db, "w", 60, clock).await.unwrap(), None);
+    let progress = queue::progress(db, &crash_job).await.unwrap();
+    assert_eq!(
+        (progress.failed, progress.running, progress.queued),
+        (1, 0, 0)
+    );
+}
+
+backend_tests!(
+    concurrent_workers_claim_every_item_exactly_once,
+    higher_priority_jobs_are_served_first_then_oldest_in_order,
+    an_expired_lease_passes_the_item_to_another_worker_and_it_counts_once,
+    transient_failures_retry_with_backoff_and_bad_inputs_fail_for_good,
+    an_item_that_keeps_failing_or_crashing_its_worker_ends_failed,
+);
