@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod billing;
 pub mod components;
+pub mod compress;
 pub mod error;
 pub mod pages;
 #[cfg(feature = "ssr")]

@@ -6,6 +6,7 @@ use crate::{
     admin::{self, AdminCommand, AdminError},
     config::Config,
     startup::{self, Application, StartupError},
+    worker,
 };
 
 /// Slimage: image compression as a web service.
@@ -24,6 +25,8 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations, then exit.
     Migrate,
+    /// Run compression workers only (no web server), until SIGTERM: `WORKERS` of them, at least one.
+    Worker,
     /// Manage accounts.
     Admin {
         /// The admin command.
@@ -62,6 +65,17 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), CommandError> {
             let db = startup::open_database(&config).await?;
             tracing::info!(backend = ?db.backend(), "migrations applied");
             db.close().await;
+            Ok(())
+        }
+        Command::Worker => {
+            let state = startup::build_state(&config, config.site_addr).await?;
+            let shutdown = startup::shutdown_signal();
+            let count = config.workers.max(1);
+            let workers = worker::spawn(&state, count);
+            tracing::info!(workers = count, backend = ?state.db.backend(), "Slimage workers are running");
+            shutdown.await;
+            workers.iter().for_each(tokio::task::JoinHandle::abort);
+            state.db.close().await;
             Ok(())
         }
         Command::Admin { command } => Ok(admin::run(command, &config).await?),

@@ -85,6 +85,9 @@ pub struct Config {
     pub stripe: Option<StripeConfig>,
     /// `BILLING_GRACE_DAYS`: days a paid plan stays after a failed payment (default 7).
     pub billing_grace_days: u32,
+    /// `WORKERS`: compression workers inside `server` (default: one per core; 0 = none, for
+    /// web-only processes when `server worker` runs elsewhere).
+    pub workers: usize,
     /// The compiled site's location.
     pub site: SiteFiles,
 }
@@ -216,6 +219,17 @@ impl Config {
             None => 7,
         };
 
+        let workers = match var("WORKERS")? {
+            Some(count) => count
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n <= 256)
+                .ok_or_else(|| {
+                    ConfigError::new("WORKERS", "must be a whole number from 0 to 256")
+                })?,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+
         Ok(Self {
             database_url: Secret::new(database_url),
             data_dir,
@@ -229,6 +243,7 @@ impl Config {
             log_filter: var("RUST_LOG")?.unwrap_or_else(|| "info,sqlx=warn".into()),
             stripe,
             billing_grace_days,
+            workers,
             site: SiteFiles {
                 output_name: var("LEPTOS_OUTPUT_NAME")?.unwrap_or_else(|| "slimage".into()),
                 site_root: var("LEPTOS_SITE_ROOT")?.unwrap_or_else(|| "target/site".into()),
@@ -447,7 +462,8 @@ mod tests {
 
     #[test]
     fn each_bad_value_is_refused_naming_its_variable() {
-        let cases: [(&'static str, &str); 10] = [
+        let cases: [(&'static str, &str); 11] = [
+            ("WORKERS", "many"),
             ("BILLING_GRACE_DAYS", "a week"),
             ("SMTP_URL", "mail.example.com"),
             ("TRUST_FORWARDED_FOR", "maybe"),

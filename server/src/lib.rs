@@ -12,3 +12,4 @@ pub mod maintenance;
 pub mod startup;
 pub mod telemetry;
 pub mod webhooks;
+pub mod worker;

@@ -18,10 +18,10 @@ use app::{
 use axum::{middleware, response::IntoResponse, routing::get, Router};
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, task::JoinHandle};
 use tower_http::catch_panic::CatchPanicLayer;
 
-use crate::{api, config::Config, csrf, health, maintenance, telemetry, webhooks};
+use crate::{api, config::Config, csrf, health, maintenance, telemetry, webhooks, worker};
 
 /// Why the server could not start; each names the variable to fix.
 #[derive(Debug, thiserror::Error)]
@@ -58,11 +58,55 @@ pub async fn open_database(config: &Config) -> Result<Db, StartupError> {
     Ok(db)
 }
 
+/// The shared state for `config`: database opened and migrated, storage, mail and billing ready.
+/// `local_addr` is where the site is served (the public URL follows it when not configured).
+pub async fn build_state(
+    config: &Config,
+    local_addr: SocketAddr,
+) -> Result<AppState, StartupError> {
+    let db = open_database(config).await?;
+    let storage = Storage::local(&config.files_dir())?;
+    let mailer = match &config.smtp_url {
+        Some(url) => Mailer::smtp(url.expose(), &config.mail_from)?,
+        None => Mailer::outbox(config.outbox_dir(), &config.mail_from)?,
+    };
+    let billing = match &config.stripe {
+        Some(stripe) => Some(Arc::new(
+            Billing::new(stripe).map_err(StartupError::Billing)?,
+        )),
+        None => {
+            tracing::info!(
+                "billing is not configured: plans are assigned with `server admin set-plan`"
+            );
+            None
+        }
+    };
+    let mut public_url = config.public_url.clone();
+    if config.public_url_defaulted {
+        // Listening on port 0: the site's own origin is the port actually bound.
+        let _ = public_url.set_port(Some(local_addr.port()));
+    }
+    let state = AppState {
+        leptos_options: config.leptos_options(local_addr),
+        db,
+        storage,
+        mailer,
+        settings: Arc::new(Settings {
+            public_url,
+            trust_forwarded_for: config.trust_forwarded_for,
+            billing_grace_secs: i64::from(config.billing_grace_days) * 86_400,
+        }),
+        billing,
+    };
+    Ok(state)
+}
+
 /// A built application: listening socket bound, database migrated, router ready.
 pub struct Application {
     listener: TcpListener,
     router: Router,
     state: AppState,
+    workers: usize,
 }
 
 impl Application {
@@ -75,45 +119,13 @@ impl Application {
                 source,
             })?;
         let local_addr = listener.local_addr().map_err(StartupError::Serve)?;
-        let db = open_database(config).await?;
-        let storage = Storage::local(&config.files_dir())?;
-        let mailer = match &config.smtp_url {
-            Some(url) => Mailer::smtp(url.expose(), &config.mail_from)?,
-            None => Mailer::outbox(config.outbox_dir(), &config.mail_from)?,
-        };
-        let billing = match &config.stripe {
-            Some(stripe) => Some(Arc::new(
-                Billing::new(stripe).map_err(StartupError::Billing)?,
-            )),
-            None => {
-                tracing::info!(
-                    "billing is not configured: plans are assigned with `server admin set-plan`"
-                );
-                None
-            }
-        };
-        let mut public_url = config.public_url.clone();
-        if config.public_url_defaulted {
-            // Listening on port 0: the site's own origin is the port actually bound.
-            let _ = public_url.set_port(Some(local_addr.port()));
-        }
-        let state = AppState {
-            leptos_options: config.leptos_options(local_addr),
-            db,
-            storage,
-            mailer,
-            settings: Arc::new(Settings {
-                public_url,
-                trust_forwarded_for: config.trust_forwarded_for,
-                billing_grace_secs: i64::from(config.billing_grace_days) * 86_400,
-            }),
-            billing,
-        };
+        let state = build_state(config, local_addr).await?;
         let router = router(state.clone());
         Ok(Self {
             listener,
             router,
             state,
+            workers: config.workers,
         })
     }
 
@@ -135,6 +147,7 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartupError> {
         let maintenance = tokio::spawn(maintenance::run(self.state.db.clone()));
+        let workers = worker::spawn(&self.state, self.workers);
         let served = axum::serve(
             self.listener,
             self.router
@@ -143,6 +156,8 @@ impl Application {
         .with_graceful_shutdown(shutdown)
         .await;
         maintenance.abort();
+        // An item a worker was compressing goes back to the queue when its lease runs out.
+        workers.iter().for_each(JoinHandle::abort);
         served.map_err(StartupError::Serve)?;
         self.state.db.close().await;
         tracing::info!("shut down cleanly");

@@ -11,6 +11,7 @@ use app::ssr::{
     usage,
 };
 use common::{browser::PASSWORD, Backend, TestApp};
+use server::worker;
 
 async fn user(db: &Db, email: &str) -> i64 {
     accounts::create_user(db, email, PASSWORD.into(), "user")
@@ -272,7 +273,108 @@ async fn an_item_that_keeps_failing_or_crashing_its_worker_ends_failed(backend: 
     );
 }
 
+fn fixture_jpeg() -> Vec<u8> {
+    std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../engine/tests/fixtures/cmyk.jpg"
+    ))
+    .unwrap()
+}
+
+/// Stores `files` and queues them as one job of `owner` with `options`.
+async fn queued(
+    app: &TestApp,
+    owner: i64,
+    options: &str,
+    files: &[(&str, Vec<u8>)],
+) -> (String, Vec<String>) {
+    let mut new_items = Vec::new();
+    for (i, (name, bytes)) in files.iter().enumerate() {
+        let key = format!("uploads/{owner}/{i}");
+        app.state.storage.put(&key, bytes.clone()).await.unwrap();
+        new_items.push(NewItem {
+            name: name.to_string(),
+            input_key: key,
+            input_bytes: bytes.len() as i64,
+        });
+    }
+    let mut new_job = job(Some(owner), 0);
+    new_job.options = options.into();
+    queue::create_job(&app.state.db, &new_job, &new_items, now())
+        .await
+        .unwrap()
+}
+
+async fn a_worker_compresses_images_and_fails_non_images_with_the_engines_message(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let owner = user(&app.state.db, "ada@example.com").await;
+    let input = fixture_jpeg();
+    let (job_id, ids) = queued(
+        &app,
+        owner,
+        r#"{"mode":"balanced","format":"webp"}"#,
+        &[
+            ("photos/cmyk.jpg", input.clone()),
+            ("notes.txt", b"just some text, not an image".to_vec()),
+        ],
+    )
+    .await;
+    assert!(worker::work_once(&app.state, "w1").await.unwrap());
+    assert!(worker::work_once(&app.state, "w1").await.unwrap());
+    assert!(
+        !worker::work_once(&app.state, "w1").await.unwrap(),
+        "nothing left"
+    );
+
+    let progress = queue::progress(&app.state.db, &job_id).await.unwrap();
+    assert_eq!((progress.done, progress.failed), (1, 1));
+    let (key, bytes, format, error): (Option<String>, Option<i64>, Option<String>, Option<String>) =
+        app::on_pool!(&app.state.db, pool => sqlx::query_as(
+            "SELECT output_key, output_bytes, output_format, error FROM job_items WHERE id = $1"
+        ).bind(&ids[0]).fetch_one(pool).await)
+        .unwrap();
+    assert_eq!(format.as_deref(), Some("webp"));
+    assert!(error.is_none());
+    let stored = app.state.storage.get(&key.unwrap()).await.unwrap();
+    assert_eq!(stored.len() as i64, bytes.unwrap());
+    assert_eq!(&stored[8..12], b"WEBP");
+    let error: Option<String> = app::on_pool!(&app.state.db, pool => sqlx::query_scalar(
+        "SELECT error FROM job_items WHERE id = $1"
+    ).bind(&ids[1]).fetch_one(pool).await)
+    .unwrap();
+    assert_eq!(
+        error.as_deref(),
+        Some("Not a supported image: expected PNG, JPEG, WebP, GIF, BMP or TIFF")
+    );
+    // Only the compressed image counts.
+    assert_eq!(usage::used(&app.state.db, owner, now()).await.unwrap(), 1);
+}
+
+async fn the_servers_own_workers_drain_the_queue(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[("WORKERS", "2".into())]).await;
+    let owner = user(&app.state.db, "ada@example.com").await;
+    let files: Vec<(&str, Vec<u8>)> = (0..3).map(|_| ("cmyk.jpg", fixture_jpeg())).collect();
+    let (job_id, _) = queued(&app, owner, "{}", &files).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let progress = queue::progress(&app.state.db, &job_id).await.unwrap();
+        if progress.done == 3 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the workers did not finish: {progress:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(usage::used(&app.state.db, owner, now()).await.unwrap(), 3);
+}
+
 backend_tests!(
+    a_worker_compresses_images_and_fails_non_images_with_the_engines_message,
+    the_servers_own_workers_drain_the_queue,
     concurrent_workers_claim_every_item_exactly_once,
     higher_priority_jobs_are_served_first_then_oldest_in_order,
     an_expired_lease_passes_the_item_to_another_worker_and_it_counts_once,

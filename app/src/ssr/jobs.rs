@@ -337,6 +337,17 @@ pub async fn fail(
     Ok(if changed == 1 { fate } else { Fate::LeaseLost })
 }
 
+/// The options (JSON) of job `job_id`.
+pub async fn options_of(db: &Db, job_id: &str) -> Result<String, AppError> {
+    let options: Option<String> = on_pool!(db, pool => sqlx::query_scalar(
+        "SELECT options FROM jobs WHERE id = $1",
+    )
+    .bind(job_id)
+    .fetch_optional(pool)
+    .await)?;
+    options.ok_or(AppError::NotFound)
+}
+
 /// How far a job has got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Progress {

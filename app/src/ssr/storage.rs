@@ -33,6 +33,31 @@ impl Storage {
         })
     }
 
+    /// Stores `bytes` under `key` (replacing what was there).
+    pub async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), object_store::Error> {
+        self.store
+            .put(
+                &ObjectPath::from(key),
+                object_store::PutPayload::from(bytes),
+            )
+            .await
+            .map(|_| ())
+    }
+
+    /// The bytes stored under `key`.
+    pub async fn get(&self, key: &str) -> Result<Vec<u8>, object_store::Error> {
+        let found = self.store.get(&ObjectPath::from(key)).await?;
+        Ok(found.bytes().await?.to_vec())
+    }
+
+    /// Deletes `key`; deleting what is not there is not an error.
+    pub async fn delete(&self, key: &str) -> Result<(), object_store::Error> {
+        match self.store.delete(&ObjectPath::from(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(other) => Err(other),
+        }
+    }
+
     /// Answers when the store can be listed (reachable, readable).
     pub async fn ping(&self) -> Result<(), object_store::Error> {
         // A `head` on a key that never exists answers NotFound when the store is reachable.
@@ -53,6 +78,23 @@ mod tests {
         let storage = Storage::local(&dir.path().join("files")).unwrap();
         storage.ping().await.unwrap();
         assert!(dir.path().join("files").is_dir());
+    }
+
+    #[tokio::test]
+    async fn bytes_put_come_back_and_deleted_ones_are_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::local(&dir.path().join("files")).unwrap();
+        storage
+            .put("u1/job/in/a", b"image bytes".to_vec())
+            .await
+            .unwrap();
+        assert_eq!(storage.get("u1/job/in/a").await.unwrap(), b"image bytes");
+        storage.delete("u1/job/in/a").await.unwrap();
+        storage.delete("u1/job/in/a").await.unwrap();
+        assert!(matches!(
+            storage.get("u1/job/in/a").await,
+            Err(object_store::Error::NotFound { .. })
+        ));
     }
 
     #[tokio::test]

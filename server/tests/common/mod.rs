@@ -49,6 +49,8 @@ impl TestApp {
             ("DATA_DIR", data_dir.path().display().to_string()),
             ("LEPTOS_SITE_ADDR", "127.0.0.1:0".to_string()),
             ("RUST_LOG", "warn".to_string()),
+            // Tests drive the queue themselves (`worker::work_once`) unless they ask for workers.
+            ("WORKERS", "0".to_string()),
         ]);
         if let Some(pg) = &postgres {
             vars.insert("DATABASE_URL", pg.url.clone());
