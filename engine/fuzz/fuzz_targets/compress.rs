@@ -39,7 +39,8 @@ fuzz_target!(|data: &[u8]| {
         format,
         background: Some([255, 255, 255]),
         resize,
-        // Half the runs carry every kind of metadata over.
+        // Some runs convert colour profiles to sRGB, half carry every kind of metadata over.
+        to_srgb: selector & 0x20 != 0,
         keep: if selector & 0x40 != 0 {
             Keep {
                 copyright: true,
