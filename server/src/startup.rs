@@ -1,6 +1,10 @@
 //! Building the application from its configuration, and running it until shutdown.
 
-use std::{future::Future, net::SocketAddr, sync::Arc};
+use std::{
+    future::Future,
+    net::SocketAddr,
+    sync::{Arc, OnceLock},
+};
 
 use app::{
     error::AppError,
@@ -17,7 +21,7 @@ use app::{
 };
 use axum::{middleware, response::IntoResponse, routing::get, Router};
 use leptos::prelude::provide_context;
-use leptos_axum::{generate_route_list, LeptosRoutes};
+use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use tokio::{net::TcpListener, task::JoinHandle};
 use tower_http::catch_panic::CatchPanicLayer;
 
@@ -165,10 +169,20 @@ impl Application {
     }
 }
 
+/// The application's routes, generated once per process. Generating them sets a process-wide flag
+/// in leptos (`SuppressResourceLoad`) under which any resource first polled meanwhile stays pending
+/// forever (leptos-rs/leptos#4773): building a second router while another serves pages — as the
+/// tests do, many apps in one process — hung a page render now and then. The list is a constant of
+/// the application, so computing it once changes nothing else.
+fn routes() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 /// The whole router: plain routes, then the Leptos pages and server functions, then static files.
 pub fn router(state: AppState) -> Router {
     let leptos_options = state.leptos_options.clone();
-    let routes = generate_route_list(App);
+    let routes = routes();
     let context = {
         let state = state.clone();
         move || provide_context(state.clone())
