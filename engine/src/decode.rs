@@ -23,6 +23,21 @@ pub struct Decoded {
     pub exif: Option<Vec<u8>>,
 }
 
+impl Decoded {
+    /// New pixels for the same picture (resized, cropped, padded): the colour profile and the
+    /// metadata go along.
+    pub fn with_pixels(&self, rgba: Vec<u8>, width: u32, height: u32, has_alpha: bool) -> Self {
+        Self {
+            rgba,
+            width,
+            height,
+            has_alpha,
+            icc_profile: self.icc_profile.clone(),
+            exif: self.exif.clone(),
+        }
+    }
+}
+
 /// Decodes `bytes` (already sniffed as `format`) refusing anything beyond `limits` before the
 /// pixels are allocated.
 pub fn decode(bytes: &[u8], format: ImageFormat, limits: &Limits) -> Result<Decoded, EngineError> {
@@ -150,6 +165,18 @@ fn check_png_palette(bytes: &[u8]) -> Result<(), EngineError> {
         at = at.saturating_add(12).saturating_add(length);
     }
     Ok(())
+}
+
+/// A file the engine just wrote, decoded back to RGBA to score it.
+pub fn reread_rgba(bytes: &[u8], format: ImageFormat) -> Result<Vec<u8>, EngineError> {
+    let image_format = match format {
+        ImageFormat::Jpeg => image::ImageFormat::Jpeg,
+        ImageFormat::WebP => image::ImageFormat::WebP,
+        _ => image::ImageFormat::Png,
+    };
+    image::load_from_memory_with_format(bytes, image_format)
+        .map(|image| image.into_rgba8().into_raw())
+        .map_err(|e| EngineError::Encode(format!("re-reading our {}: {e}", format.name())))
 }
 
 /// One RGBA pixel composited over an opaque `background`, in sRGB space as a browser shows it.

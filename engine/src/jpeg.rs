@@ -4,7 +4,7 @@
 use crate::{
     decode::{self, Decoded},
     score::Reference,
-    search, EngineError,
+    search, EngineError, ImageFormat,
 };
 
 /// The qualities the search moves between; below 30 JPEG artefacts dominate any image.
@@ -43,13 +43,6 @@ pub fn encode(
     started.finish().map_err(encode_error)
 }
 
-/// Decodes a JPEG the engine just wrote back to RGBA, to score it.
-fn decode_rgba(jpeg: &[u8]) -> Result<Vec<u8>, EngineError> {
-    image::load_from_memory_with_format(jpeg, image::ImageFormat::Jpeg)
-        .map(|image| image.into_rgba8().into_raw())
-        .map_err(|e| EngineError::Encode(format!("re-reading our JPEG: {e}")))
-}
-
 /// The smallest JPEG whose score reaches `target`, with its score; `None` when even the highest
 /// quality falls short.
 pub fn encode_for_target(
@@ -65,7 +58,9 @@ pub fn encode_for_target(
         .clamp(LOWEST_QUALITY, HIGHEST_QUALITY);
     search::lowest_passing(LOWEST_QUALITY, HIGHEST_QUALITY, guess, target, |quality| {
         let jpeg = encode(rgb, image.width, image.height, quality, icc)?;
-        let score = reference.score(&decode_rgba(&jpeg)?).unwrap_or(0.0);
+        let score = reference
+            .score(&decode::reread_rgba(&jpeg, ImageFormat::Jpeg)?)
+            .unwrap_or(0.0);
         Ok((score, jpeg))
     })
 }
@@ -79,6 +74,6 @@ pub fn encode_at(
     icc: Option<&[u8]>,
 ) -> Result<(Vec<u8>, Option<f64>), EngineError> {
     let jpeg = encode(rgb, image.width, image.height, quality, icc)?;
-    let score = reference.score(&decode_rgba(&jpeg)?);
+    let score = reference.score(&decode::reread_rgba(&jpeg, ImageFormat::Jpeg)?);
     Ok((jpeg, score))
 }

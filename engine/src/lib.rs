@@ -198,88 +198,82 @@ fn compress_png(
     image: &Decoded,
     mode: Mode,
 ) -> Result<Option<Candidate>, EngineError> {
-    let lossless = || -> Result<Candidate, EngineError> {
-        let bytes = match source {
-            Some(input) if format == ImageFormat::Png => png::optimize(input)?,
-            _ => png::encode_lossless(image)?,
-        };
-        Ok(Candidate {
-            bytes,
-            score: Some(100.0),
-        })
-    };
-    // Lossless output and images too small to score need no reference: skip preparing one.
-    if matches!(mode, Mode::Lossless) || !score::scorable(image.width, image.height) {
-        return lossless().map(Some);
-    }
-    let reference = Reference::new(&image.rgba, image.width, image.height, image.has_alpha);
-    match mode {
-        Mode::Lossless => unreachable!("handled above"),
-        Mode::Quality(quality) => {
-            let (bytes, score) = png::encode_lossy_at(image, &reference, quality)?;
-            Ok(Some(Candidate { bytes, score }))
-        }
-        Mode::Balanced | Mode::Small | Mode::Target(_) => {
-            let target = mode.target_score().expect("searching modes have a target");
-            match png::encode_lossy_for_target(image, &reference, target)? {
-                Some((bytes, score)) => Ok(Some(Candidate {
-                    bytes,
-                    score: Some(score),
-                })),
-                None => lossless().map(Some),
-            }
-        }
-    }
+    lossy_or_lossless(
+        image,
+        mode,
+        || match source {
+            Some(input) if format == ImageFormat::Png => png::optimize(input),
+            _ => png::encode_lossless(image),
+        },
+        |reference, quality| png::encode_lossy_at(image, reference, quality),
+        |reference, target| png::encode_lossy_for_target(image, reference, target),
+    )
+    .map(Some)
 }
 
 /// WebP output: lossless VP8L in lossless mode (and when no lossy quality reaches the target),
 /// otherwise lossy VP8 at the searched or given quality.
 fn compress_webp(image: &Decoded, mode: Mode) -> Result<Option<Candidate>, EngineError> {
-    // The colour profile goes into the chosen file only: the search compares bitstreams.
-    let with_profile = |candidate: Option<Candidate>| -> Result<Option<Candidate>, EngineError> {
-        match (candidate, image.icc_profile.as_deref()) {
-            (Some(c), Some(icc)) => Ok(Some(Candidate {
-                bytes: webp::with_icc(&c.bytes, icc)?,
-                score: c.score,
-            })),
-            (candidate, _) => Ok(candidate),
-        }
-    };
-    with_profile(compress_webp_pixels(image, mode)?)
-}
-
-fn compress_webp_pixels(image: &Decoded, mode: Mode) -> Result<Option<Candidate>, EngineError> {
-    let lossless = || -> Result<Candidate, EngineError> {
-        Ok(Candidate {
-            bytes: webp::encode(
+    let candidate = lossy_or_lossless(
+        image,
+        mode,
+        || {
+            webp::encode(
                 &image.rgba,
                 image.width,
                 image.height,
                 webp::Setting::Lossless,
-            )?,
+            )
+        },
+        |reference, quality| webp::encode_at(image, reference, webp::Setting::Lossy(quality)),
+        |reference, target| webp::encode_for_target(image, reference, target),
+    )?;
+    // The colour profile goes into the chosen file only: the search compares bitstreams.
+    Ok(Some(match image.icc_profile.as_deref() {
+        Some(icc) => Candidate {
+            bytes: webp::with_icc(&candidate.bytes, icc)?,
+            score: candidate.score,
+        },
+        None => candidate,
+    }))
+}
+
+/// What PNG and WebP share: lossless output in lossless mode and for images too small to score
+/// (no reference is prepared then); a fixed `quality`; or the searched `target`, falling back to
+/// lossless when no lossy setting reaches it.
+fn lossy_or_lossless(
+    image: &Decoded,
+    mode: Mode,
+    lossless: impl Fn() -> Result<Vec<u8>, EngineError>,
+    at_quality: impl Fn(&Reference, u8) -> Result<(Vec<u8>, Option<f64>), EngineError>,
+    for_target: impl Fn(&Reference, f64) -> Result<Option<(Vec<u8>, f64)>, EngineError>,
+) -> Result<Candidate, EngineError> {
+    let lossless = || -> Result<Candidate, EngineError> {
+        Ok(Candidate {
+            bytes: lossless()?,
             score: Some(100.0),
         })
     };
-    if matches!(mode, Mode::Lossless) || !score::scorable(image.width, image.height) {
-        return lossless().map(Some);
-    }
+    let target = match mode {
+        Mode::Lossless => return lossless(),
+        _ if !score::scorable(image.width, image.height) => return lossless(),
+        Mode::Quality(_) => None,
+        searching => searching.target_score(),
+    };
     let reference = Reference::new(&image.rgba, image.width, image.height, image.has_alpha);
-    match mode {
-        Mode::Lossless => unreachable!("handled above"),
-        Mode::Quality(quality) => {
-            let (bytes, score) = webp::encode_at(image, &reference, webp::Setting::Lossy(quality))?;
-            Ok(Some(Candidate { bytes, score }))
+    match (mode, target) {
+        (Mode::Quality(quality), _) => {
+            let (bytes, score) = at_quality(&reference, quality)?;
+            Ok(Candidate { bytes, score })
         }
-        Mode::Balanced | Mode::Small | Mode::Target(_) => {
-            let target = mode.target_score().expect("searching modes have a target");
-            match webp::encode_for_target(image, &reference, target)? {
-                Some((bytes, score)) => Ok(Some(Candidate {
-                    bytes,
-                    score: Some(score),
-                })),
-                None => lossless().map(Some),
-            }
-        }
+        (_, Some(target)) => match for_target(&reference, target)? {
+            Some((bytes, score)) => Ok(Candidate {
+                bytes,
+                score: Some(score),
+            }),
+            None => lossless(),
+        },
+        (_, None) => unreachable!("every mode but lossless and quality has a target"),
     }
 }
 

@@ -189,14 +189,7 @@ fn scale_linear(image: &Decoded, width: u32, height: u32) -> Result<Decoded, Eng
             }
         })
         .collect();
-    Ok(Decoded {
-        rgba,
-        width,
-        height,
-        has_alpha,
-        icc_profile: image.icc_profile.clone(),
-        exif: image.exif.clone(),
-    })
+    Ok(image.with_pixels(rgba, width, height, has_alpha))
 }
 
 fn crop_centre(image: &Decoded, width: u32, height: u32) -> Decoded {
@@ -210,14 +203,7 @@ fn crop_centre(image: &Decoded, width: u32, height: u32) -> Decoded {
         rgba.extend_from_slice(&image.rgba[start..start + row_bytes]);
     }
     let has_alpha = rgba.chunks_exact(4).any(|p| p[3] < 255);
-    Decoded {
-        rgba,
-        width,
-        height,
-        has_alpha,
-        icc_profile: image.icc_profile.clone(),
-        exif: image.exif.clone(),
-    }
+    image.with_pixels(rgba, width, height, has_alpha)
 }
 
 fn pad_centre(image: &Decoded, width: u32, height: u32, colour: [u8; 4]) -> Decoded {
@@ -236,14 +222,7 @@ fn pad_centre(image: &Decoded, width: u32, height: u32, colour: [u8; 4]) -> Deco
         let dst = ((top + y) * width as usize + left) * 4;
         rgba[dst..dst + row_bytes].copy_from_slice(&image.rgba[src..src + row_bytes]);
     }
-    Decoded {
-        has_alpha: image.has_alpha || colour[3] < 255,
-        rgba,
-        width,
-        height,
-        icc_profile: image.icc_profile.clone(),
-        exif: image.exif.clone(),
-    }
+    image.with_pixels(rgba, width, height, image.has_alpha || colour[3] < 255)
 }
 
 #[cfg(test)]

@@ -7,7 +7,11 @@ use std::{ffi::c_void, mem::MaybeUninit};
 
 use libwebp_sys as sys;
 
-use crate::{decode::Decoded, score::Reference, search, EngineError};
+use crate::{
+    decode::{self, Decoded},
+    score::Reference,
+    search, EngineError, ImageFormat,
+};
 
 /// WebP's largest width or height.
 pub const MAX_SIDE: u32 = 16_383;
@@ -199,13 +203,6 @@ fn with_chunk(webp: &[u8], fourcc: &std::ffi::CStr, data: &[u8]) -> Result<Vec<u
     }
 }
 
-/// Decodes a WebP the engine just wrote back to RGBA, to score it.
-fn decode_rgba(webp: &[u8]) -> Result<Vec<u8>, EngineError> {
-    image::load_from_memory_with_format(webp, image::ImageFormat::WebP)
-        .map(|image| image.into_rgba8().into_raw())
-        .map_err(|e| EngineError::Encode(format!("re-reading our WebP: {e}")))
-}
-
 /// A WebP at `setting`, with its score when measurable (lossless scores 100).
 pub fn encode_at(
     image: &Decoded,
@@ -215,7 +212,7 @@ pub fn encode_at(
     let webp = encode(&image.rgba, image.width, image.height, setting)?;
     let score = match setting {
         Setting::Lossless => Some(100.0),
-        Setting::Lossy(_) => reference.score(&decode_rgba(&webp)?),
+        Setting::Lossy(_) => reference.score(&decode::reread_rgba(&webp, ImageFormat::WebP)?),
     };
     Ok((webp, score))
 }
@@ -238,7 +235,9 @@ pub fn encode_for_target(
             image.height,
             Setting::Lossy(quality),
         )?;
-        let score = reference.score(&decode_rgba(&webp)?).unwrap_or(0.0);
+        let score = reference
+            .score(&decode::reread_rgba(&webp, ImageFormat::WebP)?)
+            .unwrap_or(0.0);
         Ok((score, webp))
     })
 }
@@ -273,7 +272,7 @@ mod tests {
         let webp = encode(&rgba, 64, 48, Setting::Lossless).unwrap();
         assert_eq!(&webp[..4], b"RIFF");
         assert_eq!(&webp[8..12], b"WEBP");
-        let back = decode_rgba(&webp).unwrap();
+        let back = decode::reread_rgba(&webp, ImageFormat::WebP).unwrap();
         for (a, b) in rgba.chunks_exact(4).zip(back.chunks_exact(4)) {
             assert_eq!(a[3], b[3], "alpha changed");
             if a[3] > 0 {
@@ -306,7 +305,10 @@ mod tests {
             decoder.icc_profile().unwrap().as_deref(),
             Some(&profile[..])
         );
-        assert_eq!(decode_rgba(&tagged).unwrap(), decode_rgba(&plain).unwrap());
+        assert_eq!(
+            decode::reread_rgba(&tagged, ImageFormat::WebP).unwrap(),
+            decode::reread_rgba(&plain, ImageFormat::WebP).unwrap()
+        );
     }
 
     #[test]

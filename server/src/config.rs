@@ -206,27 +206,11 @@ impl Config {
 
         let stripe = stripe_config(&var)?;
         let billing_grace_days = match var("BILLING_GRACE_DAYS")? {
-            Some(days) => days
-                .parse::<u32>()
-                .ok()
-                .filter(|d| *d <= 90)
-                .ok_or_else(|| {
-                    ConfigError::new(
-                        "BILLING_GRACE_DAYS",
-                        "must be a whole number of days, 0 to 90",
-                    )
-                })?,
+            Some(days) => whole_number(&days, "BILLING_GRACE_DAYS", 90, "days")?,
             None => 7,
         };
-
         let workers = match var("WORKERS")? {
-            Some(count) => count
-                .parse::<usize>()
-                .ok()
-                .filter(|n| *n <= 256)
-                .ok_or_else(|| {
-                    ConfigError::new("WORKERS", "must be a whole number from 0 to 256")
-                })?,
+            Some(count) => whole_number(&count, "WORKERS", 256, "workers")? as usize,
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
 
@@ -275,6 +259,25 @@ impl Config {
             .reload_port(self.site.reload_port)
             .build()
     }
+}
+
+/// `value` as a whole number of `unit` from 0 to `max`, or an error naming `variable`.
+fn whole_number(
+    value: &str,
+    variable: &'static str,
+    max: u32,
+    unit: &str,
+) -> Result<u32, ConfigError> {
+    value
+        .parse::<u32>()
+        .ok()
+        .filter(|n| *n <= max)
+        .ok_or_else(|| {
+            ConfigError::new(
+                variable,
+                format!("must be a whole number of {unit}, 0 to {max}"),
+            )
+        })
 }
 
 /// All four Stripe variables, or none; a partial set names what is missing.

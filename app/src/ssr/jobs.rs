@@ -310,30 +310,25 @@ pub async fn fail(
         ),
         Failure::Transient(message) | Failure::Permanent(message) => (Fate::Failed, message),
     };
-    let changed = match fate {
-        Fate::Retry { at } => on_pool!(db, pool => sqlx::query(
-            "UPDATE job_items SET status = 'queued', available_at = $1, lease_owner = NULL, \
-             lease_expires_at = NULL, error = $2 WHERE id = $3 AND lease_owner = $4 AND status = 'running'",
-        )
-        .bind(at)
-        .bind(message)
-        .bind(item_id)
-        .bind(worker)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?,
-        _ => on_pool!(db, pool => sqlx::query(
-            "UPDATE job_items SET status = 'failed', finished_at = $1, lease_owner = NULL, \
-             lease_expires_at = NULL, error = $2 WHERE id = $3 AND lease_owner = $4 AND status = 'running'",
-        )
-        .bind(now)
-        .bind(message)
-        .bind(item_id)
-        .bind(worker)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?,
+    // Back in the queue from `at`, or failed for good now.
+    let (status, available_at, finished_at) = match fate {
+        Fate::Retry { at } => ("queued", Some(at), None),
+        _ => ("failed", None, Some(now)),
     };
+    let changed = on_pool!(db, pool => sqlx::query(
+        "UPDATE job_items SET status = $1, available_at = COALESCE($2, available_at), \
+         finished_at = $3, lease_owner = NULL, lease_expires_at = NULL, error = $4 \
+         WHERE id = $5 AND lease_owner = $6 AND status = 'running'",
+    )
+    .bind(status)
+    .bind(available_at)
+    .bind(finished_at)
+    .bind(message)
+    .bind(item_id)
+    .bind(worker)
+    .execute(pool)
+    .await
+    .map(|r| r.rows_affected()))?;
     Ok(if changed == 1 { fate } else { Fate::LeaseLost })
 }
 
