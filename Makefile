@@ -6,7 +6,7 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/slimage/target
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/end2end/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: run test bench bootstrap fmt-check lint unit-tests fuzz e2e build-release build-debug
+.PHONY: run test bench bench-jobs bootstrap fmt-check lint unit-tests fuzz e2e build-release build-debug
 
 ## Start Slimage on http://127.0.0.1:3000 (SQLite in ./data); environment variables override.
 run: bootstrap build-release
@@ -21,6 +21,10 @@ FORMAT ?= same
 bench:
 	scripts/bootstrap.sh --bench
 	cargo bench --locked -p engine --bench corpus -- --format=$(FORMAT)
+
+## Drop to finished for 1, 10 and 100 corpus images through the real server, and its peak memory.
+bench-jobs: bootstrap build-release
+	scripts/bench-jobs.py "$(CARGO_TARGET_DIR)/release/server"
 
 bootstrap:
 	scripts/bootstrap.sh

@@ -81,7 +81,15 @@ if [ -z "${TEST_DATABASE_URL:-}" ] && ! (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev
   apt_install postgresql
 fi
 
-# 7. Reference tools for `make bench` only (Debian's pngquant; oxipng and mozjpeg are linked in).
+# 7. An S3 server for the storage tests (moto, from PyPI; pinned).
+MOTO_VERSION=5.2.1
+if ! command -v moto_server >/dev/null; then
+  command -v pip3 >/dev/null || apt_install python3-pip
+  say "installing moto $MOTO_VERSION (S3 server for the tests)"
+  pip3 install --quiet --disable-pip-version-check "moto[s3,server]==$MOTO_VERSION"
+fi
+
+# 8. Reference tools for `make bench` only (Debian's pngquant; oxipng and mozjpeg are linked in).
 if [ "${1:-}" = "--bench" ] && ! command -v pngquant >/dev/null; then
   apt_install pngquant
 fi

@@ -3,12 +3,17 @@
 //! Pages and components render on the server and hydrate in the browser; everything that must
 //! never reach the browser lives in [`ssr`], compiled only with the `ssr` feature.
 #![forbid(unsafe_code)]
+// The compress page's view types nest deeply.
+#![recursion_limit = "256"]
 
 pub mod auth;
 pub mod billing;
+#[cfg(feature = "hydrate")]
+pub mod browser;
 pub mod components;
 pub mod compress;
 pub mod error;
+pub mod history;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod ssr;
@@ -29,7 +34,10 @@ use pages::{
     account::AccountPage,
     auth::{ForgotPasswordPage, LogInPage, ResetPasswordPage, SignUpPage},
     billing::BillingSuccessPage,
+    compress::CompressPage,
+    history::HistoryPage,
     home::HomePage,
+    job::JobPage,
     not_found::NotFound,
     pricing::PricingPage,
 };
@@ -85,6 +93,9 @@ pub fn App() -> impl IntoView {
                             <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async />
                             <Route path=path!("/pricing") view=PricingPage ssr=SsrMode::Async />
                             <Route path=path!("/billing/success") view=BillingSuccessPage ssr=SsrMode::Async />
+                            <Route path=path!("/compress") view=CompressPage ssr=SsrMode::Async />
+                            <Route path=path!("/jobs/:id") view=JobPage ssr=SsrMode::Async />
+                            <Route path=path!("/history") view=HistoryPage ssr=SsrMode::Async />
                         </Routes>
                     </main>
                     <Footer />

@@ -25,7 +25,9 @@ use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use tokio::{net::TcpListener, task::JoinHandle};
 use tower_http::catch_panic::CatchPanicLayer;
 
-use crate::{api, config::Config, csrf, health, maintenance, telemetry, webhooks, worker};
+use crate::{
+    api, config::Config, csrf, files, health, maintenance, telemetry, uploads, webhooks, worker,
+};
 
 /// Why the server could not start; each names the variable to fix.
 #[derive(Debug, thiserror::Error)]
@@ -33,8 +35,8 @@ pub enum StartupError {
     /// The database could not be opened or migrated.
     #[error("DATABASE_URL: {0}")]
     Database(#[from] DbError),
-    /// The storage directory cannot be used.
-    #[error("DATA_DIR: {0}")]
+    /// The storage cannot be used.
+    #[error("STORAGE_URL/DATA_DIR: {0}")]
     Storage(#[from] StorageError),
     /// The mail settings are unusable.
     #[error("SMTP_URL/MAIL_FROM: {0}")]
@@ -69,7 +71,7 @@ pub async fn build_state(
     local_addr: SocketAddr,
 ) -> Result<AppState, StartupError> {
     let db = open_database(config).await?;
-    let storage = Storage::local(&config.files_dir())?;
+    let storage = Storage::open(&config.storage)?;
     let mailer = match &config.smtp_url {
         Some(url) => Mailer::smtp(url.expose(), &config.mail_from)?,
         None => Mailer::outbox(config.outbox_dir(), &config.mail_from)?,
@@ -150,7 +152,7 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartupError> {
-        let maintenance = tokio::spawn(maintenance::run(self.state.db.clone()));
+        let maintenance = tokio::spawn(maintenance::run(self.state.clone()));
         let workers = worker::spawn(&self.state, self.workers);
         let served = axum::serve(
             self.listener,
@@ -192,6 +194,15 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/api/v1/account", get(api::account))
         .route("/webhooks/stripe", axum::routing::post(webhooks::stripe))
+        // Uploads are limited per file and per batch by the plan while they stream, not by a
+        // fixed body size.
+        .route(
+            "/api/uploads",
+            axum::routing::post(uploads::upload).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route("/api/jobs/{job}", get(files::job).delete(files::delete))
+        .route("/api/jobs/{job}/archive.zip", get(files::archive))
+        .route("/api/jobs/{job}/items/{item}/{which}", get(files::file))
         .route(
             "/api/{*rest}",
             axum::routing::any(|| async { AppError::NotFound }),

@@ -144,7 +144,7 @@ async fn process(
     let compressed = compressed
         .map_err(|e| Failure::Transient(format!("the compression task stopped: {e}")))?
         .map_err(|e| Failure::Permanent(capitalise(&e.to_string())))?;
-    let output_key = format!("jobs/{}/out/{}", item.job_id, item.id);
+    let output_key = jobs::output_key(&item.input_key, &item.id);
     let output_bytes = compressed.bytes.len() as i64;
     state
         .storage

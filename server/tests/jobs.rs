@@ -22,8 +22,10 @@ async fn user(db: &Db, email: &str) -> i64 {
 
 fn job(user_id: Option<i64>, priority: i64) -> NewJob {
     NewJob {
+        id: queue::new_id(),
         user_id,
         visitor_ip: None,
+        visitor_token: None,
         source: "web",
         options: "{}".into(),
         priority,
@@ -34,6 +36,7 @@ fn job(user_id: Option<i64>, priority: i64) -> NewJob {
 fn items(n: usize) -> Vec<NewItem> {
     (0..n)
         .map(|i| NewItem {
+            id: queue::new_id(),
             name: format!("folder/photo-{i}.png"),
             input_key: format!("in/{i}"),
             input_bytes: 1000,
@@ -293,6 +296,7 @@ async fn queued(
         let key = format!("uploads/{owner}/{i}");
         app.state.storage.put(&key, bytes.clone()).await.unwrap();
         new_items.push(NewItem {
+            id: queue::new_id(),
             name: name.to_string(),
             input_key: key,
             input_bytes: bytes.len() as i64,

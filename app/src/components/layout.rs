@@ -53,6 +53,7 @@ fn AccountLinks(link: &'static str) -> impl IntoView {
         Suspend::new(async move {
             match auth.account.await {
                 Ok(Some(account)) => view! {
+                    <A href="/history" attr:class=link>"Jobs"</A>
                     <A href="/account" attr:class=link attr:title=account.email.clone()>
                         "Account"
                     </A>

@@ -3,7 +3,10 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::components::faq::{Faq, FaqEntry};
+use crate::{
+    components::faq::{Faq, FaqEntry},
+    pages::compress::CompressorSection,
+};
 
 struct Feature {
     title: &'static str,
@@ -103,6 +106,9 @@ pub fn HomePage() -> impl IntoView {
                     >
                         "See plans"
                     </a>
+                </div>
+                <div class="mt-10" id="try">
+                    <CompressorSection />
                 </div>
                 <ol class="mt-14 grid gap-4 sm:grid-cols-3">
                     {STEPS

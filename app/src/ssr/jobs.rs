@@ -27,10 +27,14 @@ pub fn backoff_secs(attempts: i64) -> i64 {
 /// A job to create.
 #[derive(Debug, Clone)]
 pub struct NewJob {
+    /// Its id ([`new_id`]), chosen before the files are stored under it.
+    pub id: String,
     /// The owner; `None` for a visitor who is not signed in.
     pub user_id: Option<i64>,
     /// A visitor's address (their daily allowance is counted by it).
     pub visitor_ip: Option<String>,
+    /// A visitor's session token (the job is theirs).
+    pub visitor_token: Option<String>,
     /// `web` or `api`.
     pub source: &'static str,
     /// The compression options, as JSON.
@@ -44,12 +48,32 @@ pub struct NewJob {
 /// One file of a job to create.
 #[derive(Debug, Clone)]
 pub struct NewItem {
+    /// Its id ([`new_id`]).
+    pub id: String,
     /// The file's name with its folder path, as the user dropped it.
     pub name: String,
     /// Where the uploaded bytes are stored.
     pub input_key: String,
     /// Their size.
     pub input_bytes: i64,
+}
+
+/// A new unguessable id for a job or an item (24 letters and digits, ~143 bits).
+pub fn new_id() -> String {
+    random_alphanumeric(24)
+}
+
+/// Where an item's upload is stored: under its owner's folder and its job.
+pub fn input_key(owner_prefix: &str, job_id: &str, item_id: &str) -> String {
+    format!("{owner_prefix}/{job_id}/in/{item_id}")
+}
+
+/// Where an item's result is stored: beside its upload.
+pub fn output_key(input_key: &str, item_id: &str) -> String {
+    match input_key.rsplit_once("/in/") {
+        Some((folder, _)) => format!("{folder}/out/{item_id}"),
+        None => format!("{input_key}.out"),
+    }
 }
 
 /// Creates a job and all its items in one transaction; returns the job id and the item ids.
@@ -59,13 +83,13 @@ pub async fn create_job(
     items: &[NewItem],
     now: i64,
 ) -> Result<(String, Vec<String>), AppError> {
-    let job_id = random_alphanumeric(24);
-    let item_ids: Vec<String> = items.iter().map(|_| random_alphanumeric(24)).collect();
+    let job_id = job.id.clone();
+    let item_ids: Vec<String> = items.iter().map(|item| item.id.clone()).collect();
     on_pool!(db, pool => {
         let mut tx = pool.begin().await?;
         sqlx::query(
             "INSERT INTO jobs (id, user_id, visitor_ip, source, options, priority, item_count, \
-             created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             created_at, expires_at, visitor_token) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(&job_id)
         .bind(job.user_id)
@@ -76,6 +100,7 @@ pub async fn create_job(
         .bind(items.len() as i64)
         .bind(now)
         .bind(job.expires_at)
+        .bind(&job.visitor_token)
         .execute(&mut *tx)
         .await?;
         for (position, (item, id)) in items.iter().zip(&item_ids).enumerate() {
@@ -379,7 +404,14 @@ pub async fn progress(db: &Db, job_id: &str) -> Result<Progress, AppError> {
 
 #[cfg(test)]
 mod tests {
-    use super::backoff_secs;
+    use super::*;
+
+    #[test]
+    fn results_are_stored_beside_their_upload() {
+        let input = input_key("u7", "job1", "item1");
+        assert_eq!(input, "u7/job1/in/item1");
+        assert_eq!(output_key(&input, "item1"), "u7/job1/out/item1");
+    }
 
     #[test]
     fn backoff_grows_fourfold_and_is_capped() {

@@ -140,22 +140,7 @@ pub async fn set_field(db: &Db, id: &str, field: &str, value: &str) -> Result<Pl
     get(db, id).await?.ok_or(AppError::NotFound)
 }
 
-/// "5 MB", "25 MB", "1.5 GB": sizes as a pricing page shows them (decimal units).
-pub fn format_bytes(bytes: i64) -> String {
-    const UNITS: [(&str, f64); 4] = [("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)];
-    let value = bytes as f64;
-    for (unit, size) in UNITS {
-        if value >= size {
-            let scaled = value / size;
-            return if (scaled - scaled.round()).abs() < 0.05 {
-                format!("{} {unit}", scaled.round())
-            } else {
-                format!("{scaled:.1} {unit}")
-            };
-        }
-    }
-    format!("{bytes} bytes")
-}
+pub use crate::compress::format_bytes;
 
 /// "1 hour", "24 hours", "7 days": how long results are kept.
 pub fn format_duration(secs: i64) -> String {

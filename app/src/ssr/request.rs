@@ -99,3 +99,21 @@ pub fn respond_with(error: AppError) -> AppError {
     }
     error
 }
+
+/// The client's address in a plain axum handler (see [`client_ip_of`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub IpAddr);
+
+impl axum::extract::FromRequestParts<AppState> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(client_ip_of(
+            parts,
+            state.settings.trust_forwarded_for,
+        )))
+    }
+}

@@ -24,6 +24,7 @@ pub const COOKIE_NAME: &str = "slimage_session";
 pub const INACTIVITY_DAYS: i64 = 14;
 const USER_ID_KEY: &str = "user_id";
 const NEW_API_KEY: &str = "new_api_key";
+const VISITOR_TOKEN_KEY: &str = "visitor_token";
 
 /// Session records in the `sessions` table.
 #[derive(Debug, Clone)]
@@ -201,6 +202,27 @@ impl AuthSession {
             .remove::<String>(NEW_API_KEY)
             .await
             .map_err(session_error)
+    }
+
+    /// The token that makes a visitor's (not signed-in) jobs theirs, if they have started one.
+    pub async fn visitor_token(&self) -> Result<Option<String>, AppError> {
+        self.0
+            .get::<String>(VISITOR_TOKEN_KEY)
+            .await
+            .map_err(session_error)
+    }
+
+    /// The visitor's token, created on first use.
+    pub async fn ensure_visitor_token(&self) -> Result<String, AppError> {
+        if let Some(token) = self.visitor_token().await? {
+            return Ok(token);
+        }
+        let token = super::tokens::random_alphanumeric(32);
+        self.0
+            .insert(VISITOR_TOKEN_KEY, &token)
+            .await
+            .map_err(session_error)?;
+        Ok(token)
     }
 
     /// Signs out: the record is deleted server-side and the cookie cleared.

@@ -96,6 +96,48 @@ impl<'a> Browser<'a> {
         }
     }
 
+    /// Uploads `files` (name as dropped, bytes) as one batch with optional `options` JSON, the
+    /// way the compress page does.
+    pub async fn upload(&mut self, options: Option<&str>, files: &[(&str, Vec<u8>)]) -> Response {
+        let mut form = reqwest::multipart::Form::new().percent_encode_noop();
+        if let Some(options) = options {
+            form = form.text("options", options.to_string());
+        }
+        for (name, bytes) in files {
+            form = form.part(
+                "file",
+                reqwest::multipart::Part::bytes(bytes.clone()).file_name(name.to_string()),
+            );
+        }
+        let mut request = self
+            .app
+            .client
+            .post(self.app.url("/api/uploads"))
+            .header(header::ORIGIN, &self.origin)
+            .multipart(form);
+        if let Some(cookie) = &self.cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        let response = request.send().await.unwrap();
+        self.remember(&response);
+        response
+    }
+
+    /// Sends `method` to `path` with the session cookie and our Origin (no body).
+    pub async fn send(&mut self, method: reqwest::Method, path: &str) -> Response {
+        let mut request = self
+            .app
+            .client
+            .request(method, self.app.url(path))
+            .header(header::ORIGIN, &self.origin);
+        if let Some(cookie) = &self.cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        let response = request.send().await.unwrap();
+        self.remember(&response);
+        response
+    }
+
     /// The signed-in account as the pages see it, or `Value::Null`.
     pub async fn account(&mut self) -> Value {
         let response = self.call("account", &[]).await;

@@ -89,6 +89,17 @@ impl TestApp {
         format!("http://{}{}", self.addr, path)
     }
 
+    /// The database URL the app uses.
+    pub fn database_url(&self) -> String {
+        match &self.postgres {
+            Some(pg) => pg.url.clone(),
+            None => format!(
+                "sqlite://{}",
+                self.data_dir.path().join("slimage.db").display()
+            ),
+        }
+    }
+
     /// The directory the app stores files in.
     pub fn files_dir(&self) -> PathBuf {
         self.data_dir.path().join("files")

@@ -9,7 +9,9 @@ use std::{
     path::PathBuf,
 };
 
-use app::ssr::{billing::StripeConfig, db::Backend, secret::Secret};
+mod storage;
+
+use app::ssr::{billing::StripeConfig, db::Backend, secret::Secret, storage::StorageConfig};
 use leptos::config::{Env, LeptosOptions};
 use url::Url;
 
@@ -63,6 +65,9 @@ pub struct Config {
     pub database_url: Secret<String>,
     /// `DATA_DIR`: where the SQLite database and stored files live by default (default `data`).
     pub data_dir: PathBuf,
+    /// `STORAGE_URL` (+ `AWS_*`): where uploads and results are stored (default
+    /// `<DATA_DIR>/files`).
+    pub storage: StorageConfig,
     /// `LEPTOS_SITE_ADDR`: the address to listen on (default `127.0.0.1:3000`; port 0 = any).
     pub site_addr: SocketAddr,
     /// `PUBLIC_URL`: the address users reach the service at (default `http://<LEPTOS_SITE_ADDR>`).
@@ -209,6 +214,7 @@ impl Config {
             Some(days) => whole_number(&days, "BILLING_GRACE_DAYS", 90, "days")?,
             None => 7,
         };
+        let storage = storage::storage_config(&var, &data_dir)?;
         let workers = match var("WORKERS")? {
             Some(count) => whole_number(&count, "WORKERS", 256, "workers")? as usize,
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -217,6 +223,7 @@ impl Config {
         Ok(Self {
             database_url: Secret::new(database_url),
             data_dir,
+            storage,
             site_addr,
             public_url,
             public_url_defaulted,

@@ -1,0 +1,265 @@
+//! `POST /api/uploads`: a batch of images streamed from the compress page into storage and queued
+//! as one job.
+//!
+//! The body is `multipart/form-data`: an optional `options` field (the job's options as JSON)
+//! first, then one part per file whose filename is the file's path as dropped (folders kept).
+//! Each file is streamed to storage as it arrives, never held whole in memory, and the batch is
+//! refused at the first file that breaks a rule: 413 for a file over the plan's size, a batch
+//! over its file count or storage; 415 for bytes that are not an image (sniffed, never trusted
+//! from the name); 429 when the allowance is spent. The job and all its items are created in one
+//! transaction after the last file; anything that fails deletes what was stored, so a refused or
+//! broken upload leaves no rows and no objects.
+
+use app::{
+    compress::{JobOptions, UploadAnswer},
+    error::AppError,
+    ssr::{
+        accounts,
+        db::now,
+        job_files,
+        jobs::{self, NewItem, NewJob},
+        request::ClientIp,
+        sessions::AuthSession,
+        state::AppState,
+        storage::Storage,
+        uploads::{clean_name, UploadPolicy},
+    },
+};
+use axum::{
+    extract::{multipart::Field, Multipart, State},
+    http::StatusCode,
+    Json,
+};
+use tower_sessions::Session;
+
+/// Bytes looked at to recognise a format (the engine's sniffer needs at most this many).
+const SNIFF_BYTES: usize = 32;
+
+/// Receives a batch and answers 201 with the queued job.
+pub async fn upload(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    session: Session,
+    mut multipart: Multipart,
+) -> Result<(StatusCode, Json<UploadAnswer>), AppError> {
+    let session = AuthSession::new(session);
+    let now = now();
+    let user = match session.user_id().await? {
+        Some(id) => accounts::find_by_id(&state.db, id).await?,
+        None => None,
+    };
+    let policy = match &user {
+        Some(user) => UploadPolicy::for_user(&state, user, now).await?,
+        None => {
+            let token = session.ensure_visitor_token().await?;
+            UploadPolicy::for_visitor(&state, token, &ip.to_string(), now).await?
+        }
+    };
+    let job_id = jobs::new_id();
+    let mut batch = Batch {
+        storage: &state.storage,
+        policy: &policy,
+        job_id: &job_id,
+        items: Vec::new(),
+        bytes: 0,
+    };
+    let received = batch.receive(&mut multipart, now).await;
+    let options = match received {
+        Ok(_) if batch.items.is_empty() => Err(AppError::BadRequest(
+            "No files were sent. Drop images onto the page, or choose them with the file picker."
+                .into(),
+        )),
+        other => other,
+    };
+    let created = match options {
+        Ok(options) => {
+            let job = NewJob {
+                id: job_id.clone(),
+                user_id: policy.user_id,
+                visitor_ip: policy.user_id.is_none().then(|| ip.to_string()),
+                visitor_token: match &policy.owner {
+                    job_files::Owner::Visitor(token) => Some(token.clone()),
+                    job_files::Owner::User(_) => None,
+                },
+                source: "web",
+                options: serde_json::to_string(&options).map_err(|_| AppError::Internal)?,
+                priority: policy.priority,
+                expires_at: policy.expires_at,
+            };
+            jobs::create_job(&state.db, &job, &batch.items, now).await
+        }
+        Err(error) => Err(error),
+    };
+    if let Err(error) = created {
+        batch.discard().await;
+        return Err(error);
+    }
+    tracing::info!(job = %job_id, files = batch.items.len(), bytes = batch.bytes, "upload queued");
+    let job = job_files::job_view(&state.db, &policy.owner, &job_id, policy.bulk_zip).await?;
+    Ok((StatusCode::CREATED, Json(UploadAnswer { job })))
+}
+
+/// The files of one upload as they arrive.
+struct Batch<'a> {
+    storage: &'a Storage,
+    policy: &'a UploadPolicy,
+    job_id: &'a str,
+    items: Vec<NewItem>,
+    bytes: i64,
+}
+
+impl Batch<'_> {
+    /// Reads every part; returns the job's options. Stored files are in `items`.
+    async fn receive(
+        &mut self,
+        multipart: &mut Multipart,
+        now: i64,
+    ) -> Result<JobOptions, AppError> {
+        let mut options = None;
+        while let Some(field) = multipart.next_field().await.map_err(interrupted)? {
+            if field.file_name().is_none() {
+                match field.name() {
+                    Some("options") if self.items.is_empty() && options.is_none() => {
+                        let text = field.text().await.map_err(interrupted)?;
+                        options = Some(parse_options(&text)?);
+                    }
+                    Some("options") => {
+                        return Err(AppError::BadRequest(
+                            "The options must come once, before the first file.".into(),
+                        ))
+                    }
+                    other => {
+                        return Err(AppError::BadRequest(format!(
+                            "Unexpected form field {:?}: send `options` and then the files.",
+                            other.unwrap_or_default()
+                        )))
+                    }
+                }
+                continue;
+            }
+            let raw_name = field.file_name().unwrap_or_default().to_string();
+            let name = clean_name(&raw_name).ok_or_else(|| {
+                AppError::BadRequest(format!(
+                    "A file has no usable name ({:?}); rename it and try again.",
+                    raw_name.chars().take(80).collect::<String>()
+                ))
+            })?;
+            let count = self.items.len() as i64 + 1;
+            self.policy.admit_file(count, &name, now)?;
+            self.store_file(field, name).await?;
+        }
+        Ok(options.unwrap_or_default())
+    }
+
+    /// Streams one file to storage, checking its format on its first bytes and its size as it
+    /// grows.
+    async fn store_file(&mut self, mut field: Field<'_>, name: String) -> Result<(), AppError> {
+        let item_id = jobs::new_id();
+        let key = jobs::input_key(&self.policy.owner.key_prefix(), self.job_id, &item_id);
+        let mut head: Vec<u8> = Vec::with_capacity(SNIFF_BYTES);
+        let mut writer = None;
+        let mut size: i64 = 0;
+        let outcome: Result<(), AppError> = async {
+            while let Some(chunk) = field.chunk().await.map_err(interrupted)? {
+                size += chunk.len() as i64;
+                self.policy.admit_bytes(&name, size, self.bytes + size)?;
+                match writer.as_mut() {
+                    Some(writer) => write(writer, &chunk).await?,
+                    None => {
+                        head.extend_from_slice(&chunk);
+                        if head.len() >= SNIFF_BYTES {
+                            let mut opened = self.open(&key, &name, &head).await?;
+                            write(&mut opened, &head).await?;
+                            writer = Some(opened);
+                        }
+                    }
+                }
+            }
+            if writer.is_none() {
+                // A file shorter than the sniffing window.
+                let mut opened = self.open(&key, &name, &head).await?;
+                write(&mut opened, &head).await?;
+                writer = Some(opened);
+            }
+            Ok(())
+        }
+        .await;
+        match (outcome, writer) {
+            (Ok(()), Some(writer)) => {
+                writer.finish().await.map_err(AppError::from)?;
+                self.bytes += size;
+                self.items.push(NewItem {
+                    id: item_id,
+                    name,
+                    input_key: key,
+                    input_bytes: size,
+                });
+                Ok(())
+            }
+            (Err(error), Some(writer)) => {
+                writer.abort().await;
+                Err(error)
+            }
+            (Err(error), None) => Err(error),
+            (Ok(()), None) => Err(AppError::Internal),
+        }
+    }
+
+    /// Opens the object for a file whose first bytes are `head`, once they show an image.
+    async fn open(
+        &self,
+        key: &str,
+        name: &str,
+        head: &[u8],
+    ) -> Result<app::ssr::storage::ObjectWriter, AppError> {
+        if head.is_empty() {
+            return Err(AppError::UnsupportedMediaType(format!(
+                "\u{201c}{name}\u{201d} is empty; nothing was uploaded."
+            )));
+        }
+        if engine::sniff_format(head).is_none() {
+            return Err(AppError::UnsupportedMediaType(format!(
+                "\u{201c}{name}\u{201d} is not an image Slimage can read (PNG, JPEG, WebP, GIF, BMP \
+                 or TIFF, recognised by its contents); nothing was uploaded."
+            )));
+        }
+        self.storage.writer(key).await.map_err(AppError::from)
+    }
+
+    /// Deletes every file stored so far (the upload was refused or failed).
+    async fn discard(&self) {
+        for item in &self.items {
+            if let Err(error) = self.storage.delete(&item.input_key).await {
+                tracing::warn!(key = %item.input_key, %error, "could not delete an abandoned upload; the clean-up will");
+            }
+        }
+    }
+}
+
+async fn write(writer: &mut app::ssr::storage::ObjectWriter, bytes: &[u8]) -> Result<(), AppError> {
+    writer.write(bytes).await.map_err(AppError::from)
+}
+
+fn parse_options(text: &str) -> Result<JobOptions, AppError> {
+    let options: JobOptions = serde_json::from_str(text)
+        .map_err(|e| AppError::BadRequest(format!("The options are not valid: {e}.")))?;
+    for side in [options.max_width, options.max_height]
+        .into_iter()
+        .flatten()
+    {
+        if !(1..=20_000).contains(&side) {
+            return Err(AppError::BadRequest(
+                "A maximum width or height is a whole number of pixels from 1 to 20000.".into(),
+            ));
+        }
+    }
+    Ok(options)
+}
+
+fn interrupted(error: axum::extract::multipart::MultipartError) -> AppError {
+    tracing::info!(%error, "an upload's body could not be read");
+    AppError::BadRequest(format!(
+        "The upload was interrupted or is not valid multipart/form-data ({}); nothing was kept.",
+        error.body_text()
+    ))
+}
