@@ -39,7 +39,7 @@ test.describe("landing page", () => {
     await expect(page.locator("#faq-answer-0")).toBeHidden();
 
     // The stylesheet was served and applied (the primary button is indigo, not unstyled).
-    const signUp = page.getByRole("link", { name: "Sign up" });
+    const signUp = page.getByRole("link", { name: "Sign up", exact: true });
     await expect(signUp).toHaveCSS("color", "rgb(255, 255, 255)");
 
     expect(problems).toEqual([]);
