@@ -4,7 +4,8 @@
 //!
 //! Requests that carry an `Authorization` header are exempt: they authenticate by API key, which
 //! a browser never attaches on its own, so a forged request cannot borrow it. So are webhook
-//! deliveries (`/webhooks/…`): they carry no cookie and authenticate by signature.
+//! deliveries (`/webhooks/…`): they carry no cookie and authenticate by signature; and the
+//! Tinify-compatible `/shrink` and `/output/…`, which authenticate by API key and ignore cookies.
 
 use app::{error::AppError, ssr::state::AppState};
 use axum::{
@@ -48,7 +49,10 @@ fn is_allowed(public_url: &Url, request: &Request) -> bool {
         return true;
     }
     let headers = request.headers();
-    if request.uri().path().starts_with("/webhooks/") {
+    let path = request.uri().path();
+    // Webhooks authenticate by signature; the Tinify-compatible routes by API key alone (they
+    // never read a cookie), so a forged cross-site request gains nothing there.
+    if path.starts_with("/webhooks/") || path == "/shrink" || path.starts_with("/output/") {
         return true;
     }
     if headers.contains_key(header::AUTHORIZATION) && !headers.contains_key(header::COOKIE) {

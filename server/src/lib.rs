@@ -12,6 +12,7 @@ pub mod health;
 pub mod maintenance;
 pub mod startup;
 pub mod telemetry;
+pub mod tinify;
 pub mod uploads;
 pub mod webhooks;
 pub mod worker;

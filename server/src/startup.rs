@@ -26,7 +26,8 @@ use tokio::{net::TcpListener, task::JoinHandle};
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::{
-    api, config::Config, csrf, files, health, maintenance, telemetry, uploads, webhooks, worker,
+    api, config::Config, csrf, files, health, maintenance, telemetry, tinify, uploads, webhooks,
+    worker,
 };
 
 /// Why the server could not start; each names the variable to fix.
@@ -200,6 +201,11 @@ pub fn router(state: AppState) -> Router {
             "/api/uploads",
             axum::routing::post(uploads::upload).layer(axum::extract::DefaultBodyLimit::disable()),
         )
+        .route(
+            "/shrink",
+            axum::routing::post(tinify::shrink).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route("/output/{id}", get(tinify::output))
         .route("/api/jobs/{job}", get(files::job).delete(files::delete))
         .route("/api/jobs/{job}/archive.zip", get(files::archive))
         .route("/api/jobs/{job}/items/{item}/{which}", get(files::file))

@@ -409,3 +409,46 @@ pub async fn visitor_images_since(db: &Db, ip: &str, since: i64) -> Result<i64, 
     .await)?;
     Ok(count)
 }
+
+/// A finished (or failed) item found by its id alone, for `GET /output/{id}`: ids are unguessable,
+/// so the id is the credential, as in Tinify's protocol. `None` when unknown, not finished, or its
+/// files are gone (deleted or past retention).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutputFile {
+    /// The item.
+    pub item: ItemView,
+    /// Its job's owner (`None` for a visitor).
+    pub user_id: Option<i64>,
+    /// Where the input is stored.
+    pub input_key: String,
+    /// Where the result is stored.
+    pub output_key: Option<String>,
+}
+
+/// The item `item_id` with its storage keys, while its files exist.
+pub async fn output_file(db: &Db, item_id: &str, now: i64) -> Result<Option<OutputFile>, AppError> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        item: ItemRow,
+        user_id: Option<i64>,
+        input_key: String,
+        output_key: Option<String>,
+    }
+    let row: Option<Row> = on_pool!(db, pool => sqlx::query_as(
+        "SELECT i.id, i.name, i.status, i.input_bytes, i.output_bytes, i.output_format, i.width, \
+         i.height, i.score, i.kept_original, i.error, j.user_id, i.input_key, i.output_key \
+         FROM job_items i JOIN jobs j ON j.id = i.job_id \
+         WHERE i.id = $1 AND j.files_deleted_at IS NULL AND j.expires_at > $2",
+    )
+    .bind(item_id)
+    .bind(now)
+    .fetch_optional(pool)
+    .await)?;
+    Ok(row.map(|row| OutputFile {
+        item: ItemView::from(row.item),
+        user_id: row.user_id,
+        input_key: row.input_key,
+        output_key: row.output_key,
+    }))
+}

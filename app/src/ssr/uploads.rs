@@ -231,6 +231,54 @@ pub fn clean_name(raw: &str) -> Option<String> {
     (!name.is_empty() && name.chars().count() <= MAX_NAME_CHARS).then_some(name)
 }
 
+/// Queues one file already in memory (the API's `/shrink`) as a job of its own, after the same
+/// checks as an upload: allowance, size, an image by its bytes. Returns the job and item ids.
+pub async fn queue_single(
+    state: &super::state::AppState,
+    policy: &UploadPolicy,
+    name: &str,
+    bytes: Vec<u8>,
+    options: &crate::compress::JobOptions,
+    is_image: bool,
+    now: i64,
+) -> Result<(String, String), AppError> {
+    policy.admit_file(1, name, now)?;
+    policy.admit_bytes(name, bytes.len() as i64, bytes.len() as i64)?;
+    if !is_image {
+        return Err(AppError::UnsupportedMediaType(
+            "The file is not an image Slimage can read (PNG, JPEG, WebP, GIF, BMP or TIFF, \
+             recognised by its contents)."
+                .into(),
+        ));
+    }
+    let job_id = super::jobs::new_id();
+    let item_id = super::jobs::new_id();
+    let key = super::jobs::input_key(&policy.owner.key_prefix(), &job_id, &item_id);
+    let input_bytes = bytes.len() as i64;
+    state.storage.put(&key, bytes).await?;
+    let job = super::jobs::NewJob {
+        id: job_id.clone(),
+        user_id: policy.user_id,
+        visitor_ip: None,
+        visitor_token: None,
+        source: "api",
+        options: serde_json::to_string(options).map_err(|_| AppError::Internal)?,
+        priority: policy.priority,
+        expires_at: policy.expires_at,
+    };
+    let item = super::jobs::NewItem {
+        id: item_id.clone(),
+        name: name.to_string(),
+        input_key: key.clone(),
+        input_bytes,
+    };
+    if let Err(error) = super::jobs::create_job(&state.db, &job, &[item], now).await {
+        let _ = state.storage.delete(&key).await;
+        return Err(error);
+    }
+    Ok((job_id, item_id))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

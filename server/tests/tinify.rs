@@ -1,0 +1,150 @@
+//! The Tinify-compatible API on both backends: `POST /shrink` with an API key compresses the body
+//! and answers like TinyPNG (201, `Location`, `Compression-Count`, the JSON body); `GET /output/…`
+//! returns the smaller image; errors come in Tinify's shape with Tinify's statuses.
+
+mod common;
+
+use app::ssr::{accounts, api_keys, db::now, usage};
+use common::{browser::PASSWORD, Backend, TestApp};
+use reqwest::{header, StatusCode};
+use serde_json::Value;
+
+fn jpeg() -> Vec<u8> {
+    include_bytes!("../../end2end/fixtures/photo.jpg").to_vec()
+}
+
+/// An app with one in-process worker (a shrink waits for it) and a user with an API key.
+async fn app_with_key(backend: Backend) -> (TestApp, String, i64) {
+    let app = TestApp::spawn_with(backend, &[("WORKERS", "1".into())]).await;
+    let user = accounts::create_user(&app.state.db, "dev@example.com", PASSWORD.into(), "user")
+        .await
+        .unwrap();
+    let (_, key) = api_keys::create(&app.state.db, user.id, "ci")
+        .await
+        .unwrap();
+    (app, key, user.id)
+}
+
+async fn shrink(app: &TestApp, key: &str, body: Vec<u8>) -> reqwest::Response {
+    app.client
+        .post(app.url("/shrink"))
+        .basic_auth("api", Some(key))
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn shrink_answers_like_tinypng_and_the_output_is_smaller(backend: Backend) {
+    let (app, key, _) = app_with_key(backend).await;
+    let input = jpeg();
+    let response = shrink(&app, &key, input.clone()).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(response.headers()["compression-count"], "1");
+    let location = response.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(location.starts_with(&app.url("/output/")), "{location}");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["input"]["size"], input.len());
+    assert_eq!(body["input"]["type"], "image/jpeg");
+    assert_eq!(body["output"]["type"], "image/jpeg");
+    assert_eq!(body["output"]["width"], 400);
+    assert_eq!(body["output"]["height"], 300);
+    assert_eq!(body["output"]["url"], location.as_str());
+    let size = body["output"]["size"].as_u64().unwrap();
+    assert!(size < input.len() as u64);
+    let ratio = body["output"]["ratio"].as_f64().unwrap();
+    assert!(
+        (ratio - size as f64 / input.len() as f64).abs() < 1e-3,
+        "{ratio}"
+    );
+
+    // The output, with the key (count shown) or by its unguessable URL alone.
+    let output = app
+        .client
+        .get(&location)
+        .basic_auth("api", Some(&key))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(output.status(), StatusCode::OK);
+    assert_eq!(output.headers()[header::CONTENT_TYPE], "image/jpeg");
+    assert_eq!(output.headers()["image-width"], "400");
+    assert_eq!(output.headers()["compression-count"], "1");
+    assert_eq!(output.bytes().await.unwrap().len() as u64, size);
+    let anonymous = app.client.get(&location).send().await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::OK);
+    let unknown = app
+        .client
+        .get(app.url("/output/nosuchoutput"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+}
+
+async fn errors_come_in_tinifys_shape(backend: Backend) {
+    let (app, key, user_id) = app_with_key(backend).await;
+    let error_of = |response: reqwest::Response| async move {
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        (
+            status,
+            body["error"].as_str().unwrap().to_string(),
+            body["message"].as_str().unwrap().to_string(),
+        )
+    };
+    let (status, code, _) = error_of(shrink(&app, "wrong-key", jpeg()).await).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNAUTHORIZED, "Unauthorized")
+    );
+    let no_key = app
+        .client
+        .post(app.url("/shrink"))
+        .body(jpeg())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        no_key.status(),
+        StatusCode::UNAUTHORIZED,
+        "no key is 401, not a CSRF refusal"
+    );
+    let (status, code, _) = error_of(shrink(&app, &key, Vec::new()).await).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::BAD_REQUEST, "InputMissing")
+    );
+    let (status, code, message) =
+        error_of(shrink(&app, &key, b"%PDF-1.7 not an image".to_vec()).await).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNSUPPORTED_MEDIA_TYPE, "UnsupportedFile"),
+        "{message}"
+    );
+    let mut huge = jpeg();
+    huge.resize(5_000_001, 0);
+    let (status, code, _) = error_of(shrink(&app, &key, huge).await).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLarge")
+    );
+    usage::record(&app.state.db, user_id, 500, now())
+        .await
+        .unwrap();
+    let spent = shrink(&app, &key, jpeg()).await;
+    assert!(spent.headers().contains_key(header::RETRY_AFTER));
+    let (status, code, _) = error_of(spent).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, "TooManyRequests")
+    );
+}
+
+backend_tests!(
+    shrink_answers_like_tinypng_and_the_output_is_smaller,
+    errors_come_in_tinifys_shape,
+);
