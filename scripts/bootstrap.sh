@@ -89,7 +89,16 @@ if ! command -v moto_server >/dev/null; then
   pip3 install --quiet --disable-pip-version-check "moto[s3,server]==$MOTO_VERSION"
 fi
 
-# 8. Reference tools for `make bench` only (Debian's pngquant; oxipng and mozjpeg are linked in).
+# 8. TinyPNG's own Python client, for the test that drives Slimage with it (pinned).
+TINIFY_VERSION=1.7.2
+if ! python3 -c "import tinify" 2>/dev/null; then
+  command -v pip3 >/dev/null || apt_install python3-pip
+  say "installing tinify $TINIFY_VERSION (the official client, for the API compatibility test)"
+  pip3 install --quiet --disable-pip-version-check "tinify==$TINIFY_VERSION"
+fi
+command -v openssl >/dev/null || apt_install openssl
+
+# 9. Reference tools for `make bench` only (Debian's pngquant; oxipng and mozjpeg are linked in).
 if [ "${1:-}" = "--bench" ] && ! command -v pngquant >/dev/null; then
   apt_install pngquant
 fi

@@ -144,7 +144,61 @@ async fn errors_come_in_tinifys_shape(backend: Backend) {
     );
 }
 
+/// TinyPNG's own Python client (PyPI `tinify`, installed by `scripts/bootstrap.sh`), unmodified
+/// but for its endpoint, compresses through Slimage and raises its own error classes. The server's
+/// `PUBLIC_URL` is the https front the script puts before it (Tinify's clients require https output
+/// URLs).
+async fn the_official_python_client_works_unchanged(backend: Backend) {
+    let front_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let app = TestApp::spawn_with(
+        backend,
+        &[
+            ("WORKERS", "1".into()),
+            ("PUBLIC_URL", format!("https://127.0.0.1:{front_port}")),
+        ],
+    )
+    .await;
+    let user = accounts::create_user(&app.state.db, "dev@example.com", PASSWORD.into(), "user")
+        .await
+        .unwrap();
+    let (_, key) = api_keys::create(&app.state.db, user.id, "ci")
+        .await
+        .unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tinify_client/run.py");
+    let image = concat!(env!("CARGO_MANIFEST_DIR"), "/../end2end/fixtures/photo.jpg");
+    let output = tokio::process::Command::new("python3")
+        .arg(script)
+        .env("SLIMAGE_BACKEND", app.url(""))
+        .env("FRONT_PORT", front_port.to_string())
+        .env("SLIMAGE_KEY", &key)
+        .env("IMAGE", image)
+        .output()
+        .await
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "the client script failed (pip install tinify, done by scripts/bootstrap.sh):\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(
+        report["output_bytes"].as_u64().unwrap() < report["input_bytes"].as_u64().unwrap(),
+        "{report}"
+    );
+    assert_eq!(report["output_starts_jpeg"], true, "{report}");
+    assert_eq!(report["compression_count"], 1, "{report}");
+    assert_eq!(report["unsupported"], "ClientError", "{report}");
+    assert_eq!(report["unsupported_status"], 415, "{report}");
+    assert_eq!(report["bad_key"], "AccountError", "{report}");
+    assert_eq!(report["bad_key_status"], 401, "{report}");
+}
+
 backend_tests!(
     shrink_answers_like_tinypng_and_the_output_is_smaller,
     errors_come_in_tinifys_shape,
+    the_official_python_client_works_unchanged,
 );
