@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod api_limits;
 pub mod cli;
 pub mod config;
 pub mod csrf;

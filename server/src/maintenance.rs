@@ -8,7 +8,7 @@ use std::time::Duration;
 use app::ssr::{
     billing,
     db::{now, Db},
-    password_reset, retention, security,
+    password_reset, rate_limit, retention, security,
     sessions::SqlSessionStore,
     state::AppState,
 };
@@ -76,6 +76,9 @@ pub async fn clean_up(db: &Db) {
     }
     if let Err(error) = security::prune(db, SECURITY_EVENT_DAYS).await {
         tracing::warn!(%error, "could not delete old security events");
+    }
+    if let Err(error) = rate_limit::prune(db, now()).await {
+        tracing::warn!(%error, "could not delete old API rate windows");
     }
     if let Err(error) = billing::prune_events(db, STRIPE_EVENT_DAYS).await {
         tracing::warn!(%error, "could not delete old Stripe event ids");

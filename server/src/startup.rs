@@ -26,8 +26,8 @@ use tokio::{net::TcpListener, task::JoinHandle};
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::{
-    api, config::Config, csrf, files, health, maintenance, telemetry, tinify, uploads, webhooks,
-    worker,
+    api, api_limits, config::Config, csrf, files, health, maintenance, telemetry, tinify, uploads,
+    webhooks, worker,
 };
 
 /// Why the server could not start; each names the variable to fix.
@@ -190,10 +190,22 @@ pub fn router(state: AppState) -> Router {
         let state = state.clone();
         move || provide_context(state.clone())
     };
+    // Routes that authenticate by API key: rate-limited per key, `Compression-Count` on answers.
+    let api_routes = Router::new()
+        .route("/api/v1/account", get(api::account))
+        .route(
+            "/shrink",
+            axum::routing::post(tinify::shrink).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route("/output/{id}", get(tinify::output))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            api_limits::enforce,
+        ));
     Router::new()
+        .merge(api_routes)
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/api/v1/account", get(api::account))
         .route("/webhooks/stripe", axum::routing::post(webhooks::stripe))
         // Uploads are limited per file and per batch by the plan while they stream, not by a
         // fixed body size.
@@ -201,11 +213,6 @@ pub fn router(state: AppState) -> Router {
             "/api/uploads",
             axum::routing::post(uploads::upload).layer(axum::extract::DefaultBodyLimit::disable()),
         )
-        .route(
-            "/shrink",
-            axum::routing::post(tinify::shrink).layer(axum::extract::DefaultBodyLimit::disable()),
-        )
-        .route("/output/{id}", get(tinify::output))
         .route("/api/jobs/{job}", get(files::job).delete(files::delete))
         .route("/api/jobs/{job}/archive.zip", get(files::archive))
         .route("/api/jobs/{job}/items/{item}/{which}", get(files::file))

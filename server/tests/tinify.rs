@@ -4,7 +4,7 @@
 
 mod common;
 
-use app::ssr::{accounts, api_keys, db::now, usage};
+use app::ssr::{accounts, api_keys, billing, db::now, usage};
 use common::{browser::PASSWORD, Backend, TestApp};
 use reqwest::{header, StatusCode};
 use serde_json::Value;
@@ -197,7 +197,81 @@ async fn the_official_python_client_works_unchanged(backend: Backend) {
     assert_eq!(report["bad_key_status"], 401, "{report}");
 }
 
+async fn each_key_is_rate_limited_by_its_plan(backend: Backend) {
+    let (app, key, _) = app_with_key(backend).await;
+    app::ssr::plans::set_field(&app.state.db, "free", "api_requests_per_minute", "2")
+        .await
+        .unwrap();
+    let account = || {
+        app.client
+            .get(app.url("/api/v1/account"))
+            .basic_auth("api", Some(&key))
+            .send()
+    };
+    let response = account().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["ratelimit-limit"], "2");
+    assert_eq!(response.headers()["compression-count"], "0");
+    let reset: i64 = response.headers()["ratelimit-reset"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&reset), "{reset}");
+    // The window itself, on a fixed clock: two requests, then refused until the next minute.
+    let (key_id,): (i64,) = app::on_pool!(&app.state.db, pool => sqlx::query_as(
+        "SELECT id FROM api_keys WHERE user_id = (SELECT id FROM users WHERE email = 'dev@example.com')",
+    )
+    .fetch_one(pool)
+    .await)
+    .unwrap();
+    let minute = 1_800_000_000;
+    let states: Vec<_> = [minute + 1, minute + 30, minute + 59, minute + 60]
+        .into_iter()
+        .map(|t| app::ssr::rate_limit::hit(&app.state.db, key_id, 2, t))
+        .collect();
+    let mut seen = Vec::new();
+    for state in states {
+        let state = state.await.unwrap();
+        seen.push((state.allowed, state.remaining, state.reset_secs));
+    }
+    assert_eq!(
+        seen,
+        [(true, 1, 59), (true, 0, 30), (false, 0, 1), (true, 1, 60)]
+    );
+    // A plan that allows none: refused over HTTP with the headers and Tinify's error.
+    app::ssr::plans::set_field(&app.state.db, "free", "api_requests_per_minute", "0")
+        .await
+        .unwrap();
+    let refused = account().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.headers().contains_key(header::RETRY_AFTER));
+    assert_eq!(refused.headers()["ratelimit-remaining"], "0");
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"], "TooManyRequests");
+    // Another account's key on a paid plan is not affected.
+    let other = accounts::create_user(&app.state.db, "b@example.com", PASSWORD.into(), "user")
+        .await
+        .unwrap();
+    billing::set_account_plan(&app.state.db, "b@example.com", "premium")
+        .await
+        .unwrap();
+    let (_, other_key) = api_keys::create(&app.state.db, other.id, "b")
+        .await
+        .unwrap();
+    let response = app
+        .client
+        .get(app.url("/api/v1/account"))
+        .basic_auth("api", Some(&other_key))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["ratelimit-limit"], "120");
+}
+
 backend_tests!(
+    each_key_is_rate_limited_by_its_plan,
     shrink_answers_like_tinypng_and_the_output_is_smaller,
     errors_come_in_tinifys_shape,
     the_official_python_client_works_unchanged,

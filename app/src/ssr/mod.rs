@@ -14,6 +14,7 @@ pub mod mail;
 pub mod password;
 pub mod password_reset;
 pub mod plans;
+pub mod rate_limit;
 pub mod request;
 pub mod request_id;
 pub mod retention;
