@@ -32,6 +32,31 @@ pub enum OutputChoice {
     Auto,
 }
 
+/// How an API resize fits the box (Tinify's methods).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResizeMethod {
+    /// Scale to the one side given.
+    Scale,
+    /// Fit inside the box.
+    Fit,
+    /// Cover the box, cropping around the centre.
+    Cover,
+    /// A thumbnail of exactly the box.
+    Thumb,
+}
+
+/// An API resize: a method and the box (one side for `scale`, both for the others).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResizeSpec {
+    /// How to fit.
+    pub method: ResizeMethod,
+    /// Box width.
+    pub width: Option<u32>,
+    /// Box height.
+    pub height: Option<u32>,
+}
+
 /// A job's options, stored with the job as JSON. Unknown fields are refused, missing ones take
 /// their defaults.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -49,6 +74,14 @@ pub struct JobOptions {
     pub keep_metadata: bool,
     /// Background to flatten transparency onto when the format has none, `[r, g, b]`.
     pub background: Option<[u8; 3]>,
+    /// An API resize; when set it replaces `max_width`/`max_height`.
+    pub resize: Option<ResizeSpec>,
+    /// Keep copyright and artist (the API's `preserve`; `keep_metadata` keeps it too).
+    pub keep_copyright: bool,
+    /// Keep the creation dates (the API's `preserve`; `keep_metadata` keeps them too).
+    pub keep_creation: bool,
+    /// Keep the GPS location (only ever when asked for by name).
+    pub keep_location: bool,
 }
 
 /// Where a file of a job stands.

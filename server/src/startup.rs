@@ -197,7 +197,7 @@ pub fn router(state: AppState) -> Router {
             "/shrink",
             axum::routing::post(tinify::shrink).layer(axum::extract::DefaultBodyLimit::disable()),
         )
-        .route("/output/{id}", get(tinify::output))
+        .route("/output/{id}", get(tinify::output).post(tinify::transform))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             api_limits::enforce,

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use app::{
-    compress::{ItemStatus, JobOptions},
+    compress::{ItemStatus, JobOptions, OutputChoice, ResizeMethod, ResizeSpec},
     error::AppError,
     ssr::{
         accounts,
@@ -208,6 +208,7 @@ pub async fn output(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    body: axum::body::Bytes,
 ) -> Result<Response, AppError> {
     let key = headers
         .get(header::AUTHORIZATION)
@@ -217,6 +218,11 @@ pub async fn output(
         Some(key) => api_keys::authenticate(&state.db, &key).await?,
         None => None,
     };
+    // Tinify's Python client sends its commands (resize, convert…) as the body of a GET.
+    if !body.is_empty() {
+        let caller = caller.ok_or(AppError::Unauthorized)?;
+        return transformed(&state, caller, &id, &body).await;
+    }
     let found = job_files::output_file(&state.db, &id, now())
         .await?
         .ok_or(AppError::NotFound)?;
@@ -245,4 +251,230 @@ pub async fn output(
         response = with_count(response, count);
     }
     Ok(response)
+}
+
+/// The commands of `POST /output/{id}`, as Tinify's clients send them.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Commands {
+    resize: Option<ResizeCommand>,
+    convert: Option<ConvertCommand>,
+    transform: Option<TransformCommand>,
+    preserve: Option<Vec<String>>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct ResizeCommand {
+    method: String,
+    width: Option<u32>,
+    height: Option<u32>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct ConvertCommand {
+    #[serde(rename = "type")]
+    kind: serde_json::Value,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct TransformCommand {
+    background: String,
+}
+
+/// The job options for `commands`, or the message of a 400 (or 415 for AVIF).
+fn options_for(commands: &Commands) -> Result<JobOptions, AppError> {
+    let bad = |message: &str| AppError::BadRequest(message.to_string());
+    let mut options = JobOptions::default();
+    if let Some(resize) = &commands.resize {
+        let method = match resize.method.as_str() {
+            "scale" => ResizeMethod::Scale,
+            "fit" => ResizeMethod::Fit,
+            "cover" => ResizeMethod::Cover,
+            "thumb" => ResizeMethod::Thumb,
+            _ => return Err(bad("resize.method is one of scale, fit, cover, thumb.")),
+        };
+        let sides = [resize.width, resize.height];
+        if sides
+            .iter()
+            .flatten()
+            .any(|side| !(1..=20_000).contains(side))
+        {
+            return Err(bad("resize.width and resize.height are 1 to 20000 pixels."));
+        }
+        let given = sides.iter().flatten().count();
+        match method {
+            ResizeMethod::Scale if given != 1 => {
+                return Err(bad(
+                    "resize with method scale takes exactly one of width and height.",
+                ))
+            }
+            ResizeMethod::Fit | ResizeMethod::Cover | ResizeMethod::Thumb if given != 2 => {
+                return Err(bad(
+                    "resize with method fit, cover or thumb takes both width and height.",
+                ))
+            }
+            _ => {}
+        }
+        options.resize = Some(ResizeSpec {
+            method,
+            width: resize.width,
+            height: resize.height,
+        });
+    }
+    if let Some(convert) = &commands.convert {
+        let types: Vec<&str> = match &convert.kind {
+            serde_json::Value::String(one) => vec![one.as_str()],
+            serde_json::Value::Array(many) => many.iter().filter_map(|v| v.as_str()).collect(),
+            _ => Vec::new(),
+        };
+        options.format = match types.as_slice() {
+            ["image/png"] => OutputChoice::Png,
+            ["image/jpeg" | "image/jpg"] => OutputChoice::Jpeg,
+            ["image/webp"] => OutputChoice::Webp,
+            ["image/avif"] => return Err(AppError::UnsupportedMediaType(
+                "AVIF output is not available yet; ask for image/webp, image/png or image/jpeg."
+                    .into(),
+            )),
+            [] => return Err(bad("convert.type is a media type, a list of them, or */*.")),
+            // Several, or "*/*": the smallest that keeps the quality.
+            _ => OutputChoice::Auto,
+        };
+    }
+    if let Some(transform) = &commands.transform {
+        options.background = Some(parse_background(&transform.background).ok_or_else(|| {
+            bad("transform.background is \"white\", \"black\" or a colour like \"#1a2b3c\".")
+        })?);
+    }
+    for field in commands.preserve.iter().flatten() {
+        match field.as_str() {
+            "copyright" => options.keep_copyright = true,
+            "creation" => options.keep_creation = true,
+            "location" => options.keep_location = true,
+            _ => return Err(bad("preserve takes copyright, creation and location.")),
+        }
+    }
+    Ok(options)
+}
+
+fn parse_background(text: &str) -> Option<[u8; 3]> {
+    match text.to_ascii_lowercase().as_str() {
+        "white" => Some([255, 255, 255]),
+        "black" => Some([0, 0, 0]),
+        hex => {
+            let digits = hex.strip_prefix('#')?;
+            if digits.len() != 6 {
+                return None;
+            }
+            let channel = |i: usize| u8::from_str_radix(digits.get(i..i + 2)?, 16).ok();
+            Some([channel(0)?, channel(2)?, channel(4)?])
+        }
+    }
+}
+
+/// `POST /output/{id}`: the output made again from its original with `resize`, `convert`,
+/// `transform` and/or `preserve`, answered with the image itself. Counts as one compression.
+pub async fn transform(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, AppError> {
+    transformed(&state, caller, &id, &body).await
+}
+
+async fn transformed(
+    state: &AppState,
+    caller: ApiCaller,
+    id: &str,
+    body: &[u8],
+) -> Result<Response, AppError> {
+    let commands: Commands = if body.is_empty() {
+        Commands::default()
+    } else {
+        serde_json::from_slice(body)
+            .map_err(|e| AppError::BadRequest(format!("The commands are not valid JSON: {e}.")))?
+    };
+    let options = options_for(&commands)?;
+    let now = now();
+    let found = job_files::output_file(&state.db, id, now)
+        .await?
+        .filter(|f| f.user_id == Some(caller.user_id))
+        .ok_or(AppError::NotFound)?;
+    let user = accounts::find_by_id(&state.db, caller.user_id)
+        .await?
+        .ok_or(AppError::Unauthorized)?;
+    let policy = UploadPolicy::for_user(state, &user, now).await?;
+    let original = state.storage.get(&found.input_key).await?;
+    let (_, item_id) = queue_single(state, &policy, "image", original, &options, true, now).await?;
+    let done = wait_for(state, &item_id).await?;
+    let count = usage::used(&state.db, user.id, app::ssr::db::now()).await?;
+    if done.item.status == ItemStatus::Failed {
+        return Ok(with_count(
+            tinify_error(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                done.item
+                    .error
+                    .as_deref()
+                    .unwrap_or("The image could not be transformed."),
+            ),
+            count,
+        ));
+    }
+    let key = done.output_key.ok_or(AppError::Internal)?;
+    let bytes = state.storage.get(&key).await?;
+    let response = (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(media_type_of(done.item.format.as_deref())),
+            ),
+            (
+                HeaderName::from_static("image-width"),
+                HeaderValue::from(done.item.width.unwrap_or(0)),
+            ),
+            (
+                HeaderName::from_static("image-height"),
+                HeaderValue::from(done.item.height.unwrap_or(0)),
+            ),
+        ],
+        bytes,
+    )
+        .into_response();
+    Ok(with_count(response, count))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tinify_commands_become_job_options() {
+        let parse = |json: &str| options_for(&serde_json::from_str::<Commands>(json).unwrap());
+        let options = parse(
+            r##"{"resize":{"method":"fit","width":300,"height":200},"convert":{"type":["image/webp","image/png"]},"transform":{"background":"#FF0080"},"preserve":["copyright","location"]}"##,
+        )
+        .unwrap();
+        assert_eq!(options.format, OutputChoice::Auto);
+        assert_eq!(options.background, Some([255, 0, 128]));
+        assert!(options.keep_copyright && options.keep_location && !options.keep_creation);
+        assert_eq!(
+            parse(r#"{"convert":{"type":"image/webp"}}"#)
+                .unwrap()
+                .format,
+            OutputChoice::Webp
+        );
+        assert_eq!(
+            parse(r#"{"convert":{"type":"*/*"}}"#).unwrap().format,
+            OutputChoice::Auto
+        );
+        assert!(parse(r#"{"resize":{"method":"scale","width":3,"height":4}}"#).is_err());
+        assert!(parse(r#"{"resize":{"method":"cover","width":3}}"#).is_err());
+        assert!(parse(r#"{"transform":{"background":"teal"}}"#).is_err());
+        assert!(matches!(
+            parse(r#"{"convert":{"type":"image/avif"}}"#),
+            Err(AppError::UnsupportedMediaType(_))
+        ));
+        assert!(serde_json::from_str::<Commands>(r#"{"store":{}}"#).is_err());
+    }
 }

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use app::{
-    compress::{CompressMode, JobOptions, OutputChoice},
+    compress::{CompressMode, JobOptions, OutputChoice, ResizeMethod, ResizeSpec},
     error::AppError,
     ssr::{
         db::now,
@@ -25,9 +25,10 @@ const IDLE: Duration = Duration::from_millis(500);
 
 /// The engine's options for a job's options.
 pub fn engine_options(options: &JobOptions) -> CompressOptions {
-    let resize = match (options.max_width, options.max_height) {
-        (None, None) => None,
-        (width, height) => Some(Resize::Fit {
+    let resize = match (options.resize, options.max_width, options.max_height) {
+        (Some(spec), _, _) => api_resize(spec),
+        (None, None, None) => None,
+        (None, width, height) => Some(Resize::Fit {
             width: width.unwrap_or(u32::MAX),
             height: height.unwrap_or(u32::MAX),
         }),
@@ -47,16 +48,25 @@ pub fn engine_options(options: &JobOptions) -> CompressOptions {
         },
         background: options.background,
         resize,
-        keep: if options.keep_metadata {
-            Keep {
-                copyright: true,
-                creation: true,
-                location: false,
-            }
-        } else {
-            Keep::NONE
+        keep: Keep {
+            copyright: options.keep_metadata || options.keep_copyright,
+            creation: options.keep_metadata || options.keep_creation,
+            location: options.keep_location,
         },
         ..CompressOptions::default()
+    }
+}
+
+/// The engine's resize for an API resize (validated when the job was made; an incomplete box
+/// means no resize).
+fn api_resize(spec: ResizeSpec) -> Option<Resize> {
+    match (spec.method, spec.width, spec.height) {
+        (ResizeMethod::Scale, Some(width), None) => Some(Resize::ScaleWidth(width)),
+        (ResizeMethod::Scale, None, Some(height)) => Some(Resize::ScaleHeight(height)),
+        (ResizeMethod::Fit, Some(width), Some(height)) => Some(Resize::Fit { width, height }),
+        (ResizeMethod::Cover, Some(width), Some(height)) => Some(Resize::Cover { width, height }),
+        (ResizeMethod::Thumb, Some(width), Some(height)) => Some(Resize::Thumb { width, height }),
+        _ => None,
     }
 }
 

@@ -191,6 +191,16 @@ async fn the_official_python_client_works_unchanged(backend: Backend) {
     );
     assert_eq!(report["output_starts_jpeg"], true, "{report}");
     assert_eq!(report["compression_count"], 1, "{report}");
+    assert_eq!(
+        report["resized"],
+        serde_json::json!([100, 75, "image/jpeg"]),
+        "{report}"
+    );
+    assert_eq!(
+        report["converted"],
+        serde_json::json!(["image/webp", true]),
+        "{report}"
+    );
     assert_eq!(report["unsupported"], "ClientError", "{report}");
     assert_eq!(report["unsupported_status"], 415, "{report}");
     assert_eq!(report["bad_key"], "AccountError", "{report}");
@@ -270,7 +280,79 @@ async fn each_key_is_rate_limited_by_its_plan(backend: Backend) {
     assert_eq!(response.headers()["ratelimit-limit"], "120");
 }
 
+async fn outputs_are_resized_and_converted_on_request(backend: Backend) {
+    let (app, key, user_id) = app_with_key(backend).await;
+    let created = shrink(&app, &key, jpeg()).await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let location = created.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let post = |json: &'static str| {
+        app.client
+            .post(&location)
+            .basic_auth("api", Some(&key))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(json)
+            .send()
+    };
+    let fit = post(r#"{"resize":{"method":"fit","width":100,"height":100}}"#)
+        .await
+        .unwrap();
+    assert_eq!(fit.status(), StatusCode::OK);
+    assert_eq!(fit.headers()["image-width"], "100");
+    assert_eq!(fit.headers()["image-height"], "75");
+    assert_eq!(fit.headers()[header::CONTENT_TYPE], "image/jpeg");
+    let cover = post(r#"{"resize":{"method":"cover","width":50,"height":50}}"#)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            cover.headers()["image-width"].to_str().unwrap(),
+            cover.headers()["image-height"].to_str().unwrap()
+        ),
+        ("50", "50")
+    );
+    let webp = post(r#"{"convert":{"type":"image/webp"}}"#).await.unwrap();
+    assert_eq!(webp.headers()[header::CONTENT_TYPE], "image/webp");
+    assert_eq!(&webp.bytes().await.unwrap()[8..12], b"WEBP");
+    // Each transformation counts as one compression, as Tinify counts them.
+    assert_eq!(usage::used(&app.state.db, user_id, now()).await.unwrap(), 4);
+    for (json, status) in [
+        (
+            r#"{"resize":{"method":"scale","width":10,"height":10}}"#,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            r#"{"convert":{"type":"image/avif"}}"#,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+        (r#"{"rotate":90}"#, StatusCode::BAD_REQUEST),
+        ("not json", StatusCode::BAD_REQUEST),
+    ] {
+        let response = post(json).await.unwrap();
+        assert_eq!(response.status(), status, "{json}");
+    }
+    // Another account's key cannot transform this output.
+    let other = accounts::create_user(&app.state.db, "b@example.com", PASSWORD.into(), "user")
+        .await
+        .unwrap();
+    let (_, other_key) = api_keys::create(&app.state.db, other.id, "b")
+        .await
+        .unwrap();
+    let stranger = app
+        .client
+        .post(&location)
+        .basic_auth("api", Some(&other_key))
+        .body(r#"{"convert":{"type":"image/png"}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stranger.status(), StatusCode::NOT_FOUND);
+}
+
 backend_tests!(
+    outputs_are_resized_and_converted_on_request,
     each_key_is_rate_limited_by_its_plan,
     shrink_answers_like_tinypng_and_the_output_is_smaller,
     errors_come_in_tinifys_shape,

@@ -50,7 +50,7 @@ impl OptionSignals {
             max_width: side(self.max_width.get_untracked(), "width")?,
             max_height: side(self.max_height.get_untracked(), "height")?,
             keep_metadata: self.keep_metadata.get_untracked(),
-            background: None,
+            ..JobOptions::default()
         })
     }
 }

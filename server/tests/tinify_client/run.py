@@ -75,6 +75,12 @@ report["output_bytes"] = len(result)
 report["output_starts_jpeg"] = result[:3] == b"\xff\xd8\xff"
 report["compression_count"] = tinify.compression_count
 
+source = tinify.from_buffer(original)
+resized = source.resize(method="fit", width=100, height=100).result()
+report["resized"] = [resized.width, resized.height, resized.content_type]
+converted = source.convert(type=["image/webp"]).result()
+report["converted"] = [converted.content_type, converted.data[8:12] == b"WEBP"]
+
 try:
     tinify.from_buffer(b"%PDF-1.7 not an image").to_buffer()
     report["unsupported"] = "no error"
