@@ -11,6 +11,7 @@ pub mod csrf;
 pub mod files;
 pub mod health;
 pub mod maintenance;
+pub mod source_url;
 pub mod startup;
 pub mod telemetry;
 pub mod tinify;

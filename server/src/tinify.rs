@@ -107,6 +107,25 @@ pub async fn shrink(
             policy.plan_name, policy.max_file_bytes
         ))
     })?;
+    let bytes: Vec<u8> = if is_json && !bytes.is_empty() {
+        #[derive(serde::Deserialize)]
+        struct Source {
+            url: String,
+        }
+        #[derive(serde::Deserialize)]
+        struct SourceBody {
+            source: Source,
+        }
+        let body: SourceBody = serde_json::from_slice(&bytes).map_err(|_| {
+            AppError::BadRequest(
+                "A JSON body is {\"source\":{\"url\":\"https://…\"}}; otherwise send the image itself."
+                    .into(),
+            )
+        })?;
+        crate::source_url::fetch(&body.source.url, policy.max_file_bytes).await?
+    } else {
+        bytes.to_vec()
+    };
     if bytes.is_empty() {
         return Ok(tinify_error(
             StatusCode::BAD_REQUEST,
@@ -114,19 +133,12 @@ pub async fn shrink(
             "File is empty.",
         ));
     }
-    if is_json {
-        return Ok(tinify_error(
-            StatusCode::BAD_REQUEST,
-            "Source",
-            "Compressing from a URL is not available yet; send the image itself as the body.",
-        ));
-    }
     let format = engine::sniff_format(&bytes);
     let (_, item_id) = queue_single(
         &state,
         &policy,
         "image",
-        bytes.to_vec(),
+        bytes,
         &JobOptions::default(),
         format.is_some(),
         now,

@@ -31,6 +31,12 @@ pub enum StorageConfig {
     S3(S3Config),
 }
 
+/// Installs rustls's ring provider process-wide (the HTTP clients of S3 storage and of API source
+/// URLs use rustls without a built-in provider). A second call finds it installed.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// An S3-compatible bucket and how to reach it.
 #[derive(Debug, Clone)]
 pub struct S3Config {
@@ -79,9 +85,7 @@ impl Storage {
     /// An S3-compatible bucket (path-style requests when an endpoint is given, as MinIO and most
     /// S3-compatible servers expect; plain http allowed only for an `http://` endpoint).
     pub fn s3(config: &S3Config) -> Result<Self, StorageError> {
-        // object_store's HTTP client uses rustls without a built-in provider: ring, process-wide
-        // (a second call finds it installed, which is fine).
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        install_tls_provider();
         let mut builder = AmazonS3Builder::new()
             .with_bucket_name(&config.bucket)
             .with_region(&config.region);
