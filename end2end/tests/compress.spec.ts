@@ -48,6 +48,8 @@ async function drop(page: Page, files: typeof inputs) {
     return dt;
   }, payload);
   const zone = page.getByTestId("drop-zone");
+  // Dropping before the page has hydrated would drop onto plain HTML.
+  await expect(zone).toHaveAttribute("data-ready", "true");
   await zone.dispatchEvent("dragenter", { dataTransfer: transfer });
   await zone.dispatchEvent("dragover", { dataTransfer: transfer });
   await zone.dispatchEvent("drop", { dataTransfer: transfer });

@@ -69,6 +69,10 @@ pub fn Compressor(limits: CompressLimits) -> impl IntoView {
     let notice = RwSignal::new(None::<String>);
     let dragging = RwSignal::new(false);
     let compare = RwSignal::new(None::<CompareTarget>);
+    // Effects run only in the browser, once the page is hydrated: until then a drop does nothing,
+    // and the drop zone says so (`data-ready`), which the end-to-end tests wait for.
+    let ready = RwSignal::new(false);
+    Effect::new(move |_| ready.set(true));
     let limits = StoredValue::new(limits);
     let allowance = limits.with_value(|l| {
         if l.visitor {
@@ -156,6 +160,7 @@ pub fn Compressor(limits: CompressLimits) -> impl IntoView {
                 class:border-slate-300=move || !dragging.get()
                 class:bg-white=move || !dragging.get()
                 data-testid="drop-zone"
+                data-ready=move || ready.get().to_string()
                 on:dragover=move |ev| { ev.prevent_default(); dragging.set(true); }
                 on:dragenter=move |ev| { ev.prevent_default(); dragging.set(true); }
                 on:dragleave=move |_| dragging.set(false)
