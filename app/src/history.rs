@@ -12,12 +12,11 @@ use crate::{
 mod server {
     use crate::error::AppError;
     pub use crate::ssr::{
-        billing,
         db::now,
         job_files::{self, Viewer},
         request::{auth_session, client_ip, current_user, require_user, respond_with},
         state::{app_state, AppState},
-        uploads, usage,
+        uploads::UploadPolicy,
     };
 
     /// The session's viewer; a session without jobs of its own sees none (404).
@@ -74,34 +73,15 @@ pub async fn get_compress_limits() -> Result<CompressLimits, AppError> {
     async {
         let state = app_state()?;
         let now = now();
-        match current_user(&state).await? {
-            Some(user) => {
-                let plan = billing::plan_state(&state, &user).await?.plan;
-                let used = usage::used(&state.db, user.id, now).await?
-                    + job_files::pending_items(&state.db, user.id).await?;
-                Ok(CompressLimits {
-                    visitor: false,
-                    plan_name: plan.name.clone(),
-                    max_file_bytes: plan.max_file_bytes,
-                    max_files: plan.max_files_per_batch,
-                    images_left: (plan.monthly_allowance - used).max(0),
-                    bulk_zip: plan.bulk_zip,
-                })
-            }
+        let policy = match current_user(&state).await? {
+            Some(user) => UploadPolicy::of_user(&state, &user, now).await?,
             None => {
+                let token = auth_session()?.visitor_token().await?.unwrap_or_default();
                 let ip = client_ip(&state)?.to_string();
-                let today = now - now.rem_euclid(86_400);
-                let used = job_files::visitor_images_since(&state.db, &ip, today).await?;
-                Ok(CompressLimits {
-                    visitor: true,
-                    plan_name: "visitor".into(),
-                    max_file_bytes: uploads::VISITOR_MAX_FILE_BYTES,
-                    max_files: uploads::VISITOR_DAILY_IMAGES,
-                    images_left: (uploads::VISITOR_DAILY_IMAGES - used).max(0),
-                    bulk_zip: false,
-                })
+                UploadPolicy::of_visitor(&state, token, &ip, now).await?
             }
-        }
+        };
+        Ok(policy.limits())
     }
     .await
     .map_err(respond_with)

@@ -1,12 +1,21 @@
 //! Around every API-key route (`/shrink`, `/output/…`, `/api/v1/…`): the key's rate limit per
 //! minute by plan, answered with `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` (and
 //! `Retry-After` with a Tinify-shaped 429 when exceeded), and `Compression-Count` on every
-//! authenticated answer. Requests without a valid key pass through to the route, which answers 401
+//! authenticated answer. The key is checked once, here: the routes receive the [`ApiCaller`] in the
+//! request's extensions. Requests without a valid key pass through to the route, which answers 401
 //! (or, for `/output/…`, serves the unguessable URL).
 
 use app::{
     error::AppError,
-    ssr::{accounts, api_keys, billing, db::now, rate_limit, state::AppState, usage},
+    ssr::{
+        accounts,
+        api_keys::{self, ApiCaller},
+        billing,
+        db::now,
+        rate_limit,
+        state::AppState,
+        usage,
+    },
 };
 use axum::{
     extract::{Request, State},
@@ -15,14 +24,14 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use crate::tinify::COMPRESSION_COUNT;
-
+/// `Compression-Count`: this month's compressions, on every authenticated answer.
+pub const COMPRESSION_COUNT: HeaderName = HeaderName::from_static("compression-count");
 const LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
 const REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
 const RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
 
 /// The middleware.
-pub async fn enforce(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn enforce(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let key = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -36,8 +45,9 @@ pub async fn enforce(State(state): State<AppState>, request: Request, next: Next
         Ok(None) => return next.run(request).await,
         Err(error) => return error.into_response(),
     };
-    let (user_id, rate) = caller;
+    let (caller, rate) = caller;
     let mut response = if rate.allowed {
+        request.extensions_mut().insert(caller);
         next.run(request).await
     } else {
         AppError::TooManyRequests {
@@ -54,18 +64,18 @@ pub async fn enforce(State(state): State<AppState>, request: Request, next: Next
     headers.insert(REMAINING, HeaderValue::from(rate.remaining));
     headers.insert(RESET, HeaderValue::from(rate.reset_secs));
     if !headers.contains_key(COMPRESSION_COUNT) {
-        if let Ok(count) = usage::used(&state.db, user_id, now()).await {
+        if let Ok(count) = usage::used(&state.db, caller.user_id, now()).await {
             headers.insert(COMPRESSION_COUNT, HeaderValue::from(count));
         }
     }
     response
 }
 
-/// The key's owner and this request's place in the rate window; `None` for an unknown key.
+/// The key's caller and this request's place in the rate window; `None` for an unknown key.
 async fn limits_for(
     state: &AppState,
     key: &str,
-) -> Result<Option<(i64, rate_limit::RateState)>, AppError> {
+) -> Result<Option<(ApiCaller, rate_limit::RateState)>, AppError> {
     let Some(caller) = api_keys::authenticate(&state.db, key).await? else {
         return Ok(None);
     };
@@ -80,5 +90,5 @@ async fn limits_for(
         now(),
     )
     .await?;
-    Ok(Some((user.id, rate)))
+    Ok(Some((caller, rate)))
 }

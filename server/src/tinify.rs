@@ -4,21 +4,22 @@
 //! the request waits for a worker to finish it.
 //!
 //! Errors are Tinify's shape, `{"error": "...", "message": "..."}` (plus our `request_id`).
+//! `Compression-Count` and the rate-limit headers are added by [`crate::api_limits`] around these
+//! routes.
 
 use std::time::Duration;
 
 use app::{
-    compress::{ItemStatus, JobOptions, OutputChoice, ResizeMethod, ResizeSpec},
+    compress::{ItemStatus, ItemView, JobOptions, OutputChoice, ResizeMethod, ResizeSpec},
     error::AppError,
     ssr::{
         accounts,
-        api_keys::{self, ApiCaller},
+        api_keys::ApiCaller,
         db::now,
         http_error::ErrorBody,
         job_files, request_id,
         state::AppState,
         uploads::{queue_single, UploadPolicy},
-        usage,
     },
 };
 use axum::{
@@ -26,7 +27,7 @@ use axum::{
     extract::{Path, State},
     http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
-    Json,
+    Extension, Json,
 };
 use serde::Serialize;
 
@@ -34,9 +35,6 @@ use serde::Serialize;
 const WAIT: Duration = Duration::from_secs(300);
 /// How often it looks.
 const POLL: Duration = Duration::from_millis(50);
-
-/// `Compression-Count`: this month's compressions, sent on every authenticated answer.
-pub const COMPRESSION_COUNT: HeaderName = HeaderName::from_static("compression-count");
 
 /// `{"input":{"size","type"},"output":{…}}`
 #[derive(Debug, Serialize)]
@@ -145,18 +143,14 @@ pub async fn shrink(
     )
     .await?;
     let item = wait_for(&state, &item_id).await?;
-    let count = usage::used(&state.db, user.id, app::ssr::db::now()).await?;
     let view = item.item;
     if view.status == ItemStatus::Failed {
-        return Ok(with_count(
-            tinify_error(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "UnsupportedFile",
-                view.error
-                    .as_deref()
-                    .unwrap_or("The file could not be compressed."),
-            ),
-            count,
+        return Ok(tinify_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UnsupportedFile",
+            view.error
+                .as_deref()
+                .unwrap_or("The file could not be compressed."),
         ));
     }
     let url = state
@@ -187,14 +181,29 @@ pub async fn shrink(
     if let Ok(location) = HeaderValue::from_str(&url) {
         response.headers_mut().insert(header::LOCATION, location);
     }
-    Ok(with_count(response, count))
+    Ok(response)
 }
 
-fn with_count(mut response: Response, count: i64) -> Response {
-    response
-        .headers_mut()
-        .insert(COMPRESSION_COUNT, HeaderValue::from(count));
-    response
+/// An image answer as Tinify sends it: the bytes with their type and dimensions.
+fn image_response(item: &ItemView, bytes: Vec<u8>) -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(media_type_of(item.format.as_deref())),
+            ),
+            (
+                HeaderName::from_static("image-width"),
+                HeaderValue::from(item.width.unwrap_or(0)),
+            ),
+            (
+                HeaderName::from_static("image-height"),
+                HeaderValue::from(item.height.unwrap_or(0)),
+            ),
+        ],
+        bytes,
+    )
+        .into_response()
 }
 
 /// Waits until a worker has finished `item_id`.
@@ -214,25 +223,17 @@ async fn wait_for(state: &AppState, item_id: &str) -> Result<job_files::OutputFi
     }
 }
 
-/// `GET /output/{id}`: the compressed image (the id is the credential; a key, when sent, adds
-/// `Compression-Count`).
+/// `GET /output/{id}`: the compressed image (the id is the credential). A valid key, when sent,
+/// reaches here as the rate-limit layer's [`ApiCaller`].
 pub async fn output(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    caller: Option<Extension<ApiCaller>>,
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Response, AppError> {
-    let key = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(api_keys::key_from_authorization);
-    let caller = match key {
-        Some(key) => api_keys::authenticate(&state.db, &key).await?,
-        None => None,
-    };
     // Tinify's Python client sends its commands (resize, convert…) as the body of a GET.
     if !body.is_empty() {
-        let caller = caller.ok_or(AppError::Unauthorized)?;
+        let Extension(caller) = caller.ok_or(AppError::Unauthorized)?;
         return transformed(&state, caller, &id, &body).await;
     }
     let found = job_files::output_file(&state.db, &id, now())
@@ -240,29 +241,7 @@ pub async fn output(
         .ok_or(AppError::NotFound)?;
     let key = found.output_key.clone().ok_or(AppError::NotFound)?;
     let bytes = state.storage.get(&key).await?;
-    let mut response = (
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(media_type_of(found.item.format.as_deref())),
-            ),
-            (
-                HeaderName::from_static("image-width"),
-                HeaderValue::from(found.item.width.unwrap_or(0)),
-            ),
-            (
-                HeaderName::from_static("image-height"),
-                HeaderValue::from(found.item.height.unwrap_or(0)),
-            ),
-        ],
-        bytes,
-    )
-        .into_response();
-    if let Some(caller) = caller {
-        let count = usage::used(&state.db, caller.user_id, now()).await?;
-        response = with_count(response, count);
-    }
-    Ok(response)
+    Ok(image_response(&found.item, bytes))
 }
 
 /// The commands of `POST /output/{id}`, as Tinify's clients send them.
@@ -419,41 +398,19 @@ async fn transformed(
     let original = state.storage.get(&found.input_key).await?;
     let (_, item_id) = queue_single(state, &policy, "image", original, &options, true, now).await?;
     let done = wait_for(state, &item_id).await?;
-    let count = usage::used(&state.db, user.id, app::ssr::db::now()).await?;
     if done.item.status == ItemStatus::Failed {
-        return Ok(with_count(
-            tinify_error(
-                StatusCode::BAD_REQUEST,
-                "BadRequest",
-                done.item
-                    .error
-                    .as_deref()
-                    .unwrap_or("The image could not be transformed."),
-            ),
-            count,
+        return Ok(tinify_error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            done.item
+                .error
+                .as_deref()
+                .unwrap_or("The image could not be transformed."),
         ));
     }
-    let key = done.output_key.ok_or(AppError::Internal)?;
-    let bytes = state.storage.get(&key).await?;
-    let response = (
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(media_type_of(done.item.format.as_deref())),
-            ),
-            (
-                HeaderName::from_static("image-width"),
-                HeaderValue::from(done.item.width.unwrap_or(0)),
-            ),
-            (
-                HeaderName::from_static("image-height"),
-                HeaderValue::from(done.item.height.unwrap_or(0)),
-            ),
-        ],
-        bytes,
-    )
-        .into_response();
-    Ok(with_count(response, count))
+    let key = done.output_key.as_deref().ok_or(AppError::Internal)?;
+    let bytes = state.storage.get(key).await?;
+    Ok(image_response(&done.item, bytes))
 }
 
 #[cfg(test)]

@@ -5,7 +5,6 @@
 mod common;
 
 use std::{
-    io::Cursor,
     net::TcpListener,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
@@ -17,6 +16,7 @@ use app::{
 };
 use common::{
     browser::{Browser, PASSWORD},
+    images::png,
     Backend, TestApp,
 };
 use reqwest::StatusCode;
@@ -79,17 +79,6 @@ impl Drop for S3Server {
     }
 }
 
-fn png() -> Vec<u8> {
-    let image = image::RgbImage::from_fn(160, 120, |x, y| {
-        image::Rgb([x as u8, (y * 2) as u8, ((x + y) / 2) as u8])
-    });
-    let mut out = Vec::new();
-    image
-        .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
-        .unwrap();
-    out
-}
-
 async fn files_live_in_the_bucket(backend: Backend) {
     let s3 = S3Server::start("slimage-files").await;
     let app = TestApp::spawn_with(
@@ -117,8 +106,8 @@ async fn files_live_in_the_bucket(backend: Backend) {
         .unwrap();
 
     // A 12 MB file goes up in several parts; it comes back byte for byte.
-    let small = png();
-    let mut large = png();
+    let small = png(0);
+    let mut large = png(0);
     large.resize(12_000_000, 7);
     let response = ada
         .upload(

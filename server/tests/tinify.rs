@@ -5,13 +5,9 @@
 mod common;
 
 use app::ssr::{accounts, api_keys, billing, db::now, usage};
-use common::{browser::PASSWORD, Backend, TestApp};
+use common::{browser::PASSWORD, images::jpeg, Backend, TestApp};
 use reqwest::{header, StatusCode};
 use serde_json::Value;
-
-fn jpeg() -> Vec<u8> {
-    include_bytes!("../../end2end/fixtures/photo.jpg").to_vec()
-}
 
 /// An app with one in-process worker (a shrink waits for it) and a user with an API key.
 async fn app_with_key(backend: Backend) -> (TestApp, String, i64) {

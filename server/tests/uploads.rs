@@ -17,31 +17,11 @@ use app::{
 };
 use common::{
     browser::{Browser, PASSWORD},
+    images::{jpeg, png},
     Backend, TestApp,
 };
 use reqwest::{header, Method, StatusCode};
 use server::worker;
-
-/// A smooth 24-bit PNG (quantises well: the result is much smaller).
-fn png(seed: u8) -> Vec<u8> {
-    let image = image::RgbImage::from_fn(160, 120, |x, y| {
-        image::Rgb([
-            (x + u32::from(seed)) as u8,
-            (y * 2) as u8,
-            ((x + y) / 2) as u8,
-        ])
-    });
-    let mut out = Vec::new();
-    image
-        .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
-        .unwrap();
-    out
-}
-
-/// A photo-like JPEG at quality 97 (the end-to-end tests' fixture; re-encoding it saves a lot).
-fn jpeg() -> Vec<u8> {
-    include_bytes!("../../end2end/fixtures/photo.jpg").to_vec()
-}
 
 async fn signed_up<'a>(app: &'a TestApp, email: &str) -> Browser<'a> {
     let mut browser = Browser::new(app);

@@ -138,6 +138,10 @@ impl FromRequestParts<AppState> for ApiCaller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        // Already authenticated by the server's rate-limit layer: not a second lookup.
+        if let Some(caller) = parts.extensions.get::<ApiCaller>() {
+            return Ok(*caller);
+        }
         let key = parts
             .headers
             .get(http::header::AUTHORIZATION)

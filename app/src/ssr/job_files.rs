@@ -361,40 +361,45 @@ fn date_time(unix: i64) -> String {
 
 /// Bytes `owner` holds in storage now (originals and results of jobs whose files still exist).
 pub async fn stored_bytes(db: &Db, user_id: i64) -> Result<i64, AppError> {
-    let bytes: i64 = on_pool!(db, pool => sqlx::query_scalar(
+    number_of_user(
+        db,
         "SELECT CAST(COALESCE(SUM(i.input_bytes + COALESCE(i.output_bytes, 0)), 0) AS BIGINT) \
          FROM job_items i JOIN jobs j ON j.id = i.job_id \
          WHERE j.user_id = $1 AND j.files_deleted_at IS NULL",
+        user_id,
     )
-    .bind(user_id)
-    .fetch_one(pool)
-    .await)?;
-    Ok(bytes)
+    .await
+}
+
+/// The one number `sql` computes for user `$1`.
+async fn number_of_user(db: &Db, sql: &str, user_id: i64) -> Result<i64, AppError> {
+    Ok(on_pool!(db, pool => sqlx::query_scalar(sql)
+        .bind(user_id)
+        .fetch_one(pool)
+        .await)?)
 }
 
 /// Items of `user_id` accepted but not yet counted (queued or running): they will count against
 /// the allowance when they finish, so a new batch must leave room for them.
 pub async fn pending_items(db: &Db, user_id: i64) -> Result<i64, AppError> {
-    let count: i64 = on_pool!(db, pool => sqlx::query_scalar(
+    number_of_user(
+        db,
         "SELECT COUNT(*) FROM job_items i JOIN jobs j ON j.id = i.job_id \
          WHERE j.user_id = $1 AND i.status IN ('queued', 'running')",
+        user_id,
     )
-    .bind(user_id)
-    .fetch_one(pool)
-    .await)?;
-    Ok(count)
+    .await
 }
 
 /// Jobs of `user_id` with files still waiting or being compressed.
 pub async fn active_jobs(db: &Db, user_id: i64) -> Result<i64, AppError> {
-    let count: i64 = on_pool!(db, pool => sqlx::query_scalar(
+    number_of_user(
+        db,
         "SELECT COUNT(DISTINCT j.id) FROM jobs j JOIN job_items i ON i.job_id = j.id \
          WHERE j.user_id = $1 AND i.status IN ('queued', 'running')",
+        user_id,
     )
-    .bind(user_id)
-    .fetch_one(pool)
-    .await)?;
-    Ok(count)
+    .await
 }
 
 /// Images visitors from `ip` uploaded since `since` (their daily allowance).

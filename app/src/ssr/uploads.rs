@@ -47,31 +47,20 @@ pub struct UploadPolicy {
     pub expires_at: i64,
     /// Whether the owner may download the job as one ZIP.
     pub bulk_zip: bool,
+    /// Jobs the plan runs at once.
+    concurrent_jobs: i64,
     visitor: bool,
 }
 
 impl UploadPolicy {
-    /// The policy for a signed-in user on their current plan. Refuses at once when the plan's
-    /// concurrent jobs are all busy or nothing of the allowance is left.
-    pub async fn for_user(state: &AppState, user: &UserRow, now: i64) -> Result<Self, AppError> {
+    /// What a signed-in user may send now on their current plan, refusing nothing (the compress
+    /// page shows it; [`UploadPolicy::for_user`] enforces it).
+    pub async fn of_user(state: &AppState, user: &UserRow, now: i64) -> Result<Self, AppError> {
         let plan: Plan = billing::plan_state(state, user).await?.plan;
-        let active = job_files::active_jobs(&state.db, user.id).await?;
-        if active >= plan.concurrent_jobs {
-            return Err(AppError::TooManyRequests {
-                message: format!(
-                    "You have {active} job{} still compressing; the {} plan runs {} at a time. \
-                     Wait for one to finish, then drop these files again.",
-                    if active == 1 { "" } else { "s" },
-                    plan.name,
-                    plan.concurrent_jobs
-                ),
-                retry_after_secs: 10,
-            });
-        }
         let used = usage::used(&state.db, user.id, now).await?;
         let pending = job_files::pending_items(&state.db, user.id).await?;
         let stored = job_files::stored_bytes(&state.db, user.id).await?;
-        let policy = Self {
+        Ok(Self {
             owner: Owner::User(user.id),
             user_id: Some(user.id),
             plan_name: plan.name.clone(),
@@ -83,16 +72,34 @@ impl UploadPolicy {
             priority: plan.queue_priority,
             expires_at: now + plan.retention_secs,
             bulk_zip: plan.bulk_zip,
+            concurrent_jobs: plan.concurrent_jobs,
             visitor: false,
-        };
-        if policy.images_left == 0 {
-            return Err(policy.allowance_error(1, now));
-        }
-        Ok(policy)
+        })
     }
 
-    /// The policy for a visitor who is not signed in, known by `token`, from address `ip`.
-    pub async fn for_visitor(
+    /// The policy for a signed-in user on their current plan. Refuses at once when the plan's
+    /// concurrent jobs are all busy or nothing of the allowance is left.
+    pub async fn for_user(state: &AppState, user: &UserRow, now: i64) -> Result<Self, AppError> {
+        let policy = Self::of_user(state, user, now).await?;
+        let active = job_files::active_jobs(&state.db, user.id).await?;
+        if active >= policy.concurrent_jobs {
+            return Err(AppError::TooManyRequests {
+                message: format!(
+                    "You have {active} job{} still compressing; the {} plan runs {} at a time. \
+                     Wait for one to finish, then drop these files again.",
+                    if active == 1 { "" } else { "s" },
+                    policy.plan_name,
+                    policy.concurrent_jobs
+                ),
+                retry_after_secs: 10,
+            });
+        }
+        policy.unless_spent(now)
+    }
+
+    /// What a visitor who is not signed in, known by `token`, may send from address `ip`,
+    /// refusing nothing.
+    pub async fn of_visitor(
         state: &AppState,
         token: String,
         ip: &str,
@@ -100,7 +107,7 @@ impl UploadPolicy {
     ) -> Result<Self, AppError> {
         let today = now - now.rem_euclid(86_400);
         let used = job_files::visitor_images_since(&state.db, ip, today).await?;
-        let policy = Self {
+        Ok(Self {
             owner: Owner::Visitor(token),
             user_id: None,
             plan_name: "visitor".into(),
@@ -112,12 +119,41 @@ impl UploadPolicy {
             priority: -1,
             expires_at: now + VISITOR_RETENTION_SECS,
             bulk_zip: false,
+            // Visitors are bounded by their daily images, not by jobs at once.
+            concurrent_jobs: i64::MAX,
             visitor: true,
-        };
-        if policy.images_left == 0 {
-            return Err(policy.allowance_error(1, now));
+        })
+    }
+
+    /// The policy for a visitor; refuses at once when today's images are spent.
+    pub async fn for_visitor(
+        state: &AppState,
+        token: String,
+        ip: &str,
+        now: i64,
+    ) -> Result<Self, AppError> {
+        Self::of_visitor(state, token, ip, now)
+            .await?
+            .unless_spent(now)
+    }
+
+    fn unless_spent(self, now: i64) -> Result<Self, AppError> {
+        if self.images_left == 0 {
+            return Err(self.allowance_error(1, now));
         }
-        Ok(policy)
+        Ok(self)
+    }
+
+    /// What the compress page is told about this policy.
+    pub fn limits(&self) -> crate::compress::CompressLimits {
+        crate::compress::CompressLimits {
+            visitor: self.visitor,
+            plan_name: self.plan_name.clone(),
+            max_file_bytes: self.max_file_bytes,
+            max_files: self.max_files,
+            images_left: self.images_left,
+            bulk_zip: self.bulk_zip,
+        }
     }
 
     /// Checks file number `count` (1-based) of the batch, named `name`, against the file count

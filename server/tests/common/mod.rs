@@ -15,6 +15,7 @@ use tokio::sync::oneshot;
 
 pub mod browser;
 pub mod fake_stripe;
+pub mod images;
 
 const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
