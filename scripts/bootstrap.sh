@@ -98,6 +98,17 @@ if ! python3 -c "import tinify" 2>/dev/null; then
 fi
 command -v openssl >/dev/null || apt_install openssl
 
+# 8b. The OpenAPI document's validator and the schema-driven API test (pinned).
+SCHEMATHESIS_VERSION=4.32.5
+OPENAPI_VALIDATOR_VERSION=0.9.0
+if [ "$(schemathesis --version 2>/dev/null | grep -o '[0-9][0-9.]*' | head -1)" != "$SCHEMATHESIS_VERSION" ] \
+   || ! command -v openapi-spec-validator >/dev/null; then
+  command -v pip3 >/dev/null || apt_install python3-pip
+  say "installing schemathesis $SCHEMATHESIS_VERSION and openapi-spec-validator $OPENAPI_VALIDATOR_VERSION"
+  pip3 install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION" \
+    "openapi-spec-validator==$OPENAPI_VALIDATOR_VERSION"
+fi
+
 # 9. Reference tools for `make bench` only (Debian's pngquant; oxipng and mozjpeg are linked in).
 if [ "${1:-}" = "--bench" ] && ! command -v pngquant >/dev/null; then
   apt_install pngquant

@@ -45,6 +45,8 @@ pub struct ApiKeys {
     pub keys: Vec<ApiKeyView>,
     /// The secret of the key created just before, if any.
     pub new_secret: Option<String>,
+    /// The secret that signs job callbacks (`Slimage-Signature`).
+    pub callback_secret: String,
 }
 
 /// Everything the account page shows.
@@ -278,7 +280,29 @@ async fn keys_of(state: &crate::ssr::state::AppState, user_id: i64) -> Result<Ap
         })
         .collect();
     let new_secret = auth_session()?.take_new_api_key().await?;
-    Ok(ApiKeys { keys, new_secret })
+    let callback_secret =
+        crate::ssr::api_jobs::callback_secret(&state.db, user_id, crate::ssr::db::now()).await?;
+    Ok(ApiKeys {
+        keys,
+        new_secret,
+        callback_secret,
+    })
+}
+
+/// Replaces the signed-in user's callback signing secret; callbacks are signed with the new one
+/// from now on.
+#[server(endpoint = "roll_callback_secret")]
+pub async fn roll_callback_secret() -> Result<(), AppError> {
+    use server::*;
+    async {
+        let state = app_state()?;
+        let user = require_user(&state).await?;
+        crate::ssr::api_jobs::roll_callback_secret(&state.db, user.id, crate::ssr::db::now())
+            .await
+            .map(|_| ())
+    }
+    .await
+    .map_err(respond_with)
 }
 
 /// The signed-in user's API keys, plus the secret of a key created just before (once).

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// How hard to compress (the engine's modes a person chooses from).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CompressMode {
@@ -16,6 +17,7 @@ pub enum CompressMode {
 }
 
 /// Which format to write.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OutputChoice {
@@ -33,6 +35,7 @@ pub enum OutputChoice {
 }
 
 /// How an API resize fits the box (Tinify's methods).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ResizeMethod {
@@ -47,6 +50,7 @@ pub enum ResizeMethod {
 }
 
 /// An API resize: a method and the box (one side for `scale`, both for the others).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResizeSpec {
     /// How to fit.
@@ -59,6 +63,7 @@ pub struct ResizeSpec {
 
 /// A job's options, stored with the job as JSON. Unknown fields are refused, missing ones take
 /// their defaults.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct JobOptions {
@@ -73,6 +78,7 @@ pub struct JobOptions {
     /// Keep copyright and creation date (the colour profile is always kept).
     pub keep_metadata: bool,
     /// Background to flatten transparency onto when the format has none, `[r, g, b]`.
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<Vec<u8>>))]
     pub background: Option<[u8; 3]>,
     /// An API resize; when set it replaces `max_width`/`max_height`.
     pub resize: Option<ResizeSpec>,
@@ -85,6 +91,7 @@ pub struct JobOptions {
 }
 
 /// Where a file of a job stands.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ItemStatus {

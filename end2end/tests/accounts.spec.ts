@@ -88,6 +88,19 @@ test.describe("accounts", () => {
     await expect(page.getByTestId("new-api-key")).toHaveCount(0);
   });
 
+  test("the callback signing secret is shown and can be replaced", async ({ page }) => {
+    await signUp(page, freshEmail("hooks"));
+    const secret = page.getByTestId("callback-secret");
+    await expect(secret).toHaveText(/^whsec_[A-Za-z0-9]{32}$/);
+    const before = (await secret.textContent())!.trim();
+    // The same secret on every visit until it is replaced.
+    await page.reload();
+    await expect(secret).toHaveText(before);
+    await page.getByRole("button", { name: "Replace secret" }).click();
+    await expect(secret).not.toHaveText(before);
+    await expect(secret).toHaveText(/^whsec_[A-Za-z0-9]{32}$/);
+  });
+
   test("the whole sign-up works with JavaScript disabled", async ({ browser }) => {
     const context = await browser.newContext({ javaScriptEnabled: false });
     const page = await context.newPage();

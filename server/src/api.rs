@@ -1,5 +1,4 @@
-//! The developer API's routes that exist so far (the Tinify-compatible compression endpoints
-//! arrive with the API issue). Every route authenticates with [`ApiCaller`].
+//! `GET /api/v1/account`: whose key this is and how much of the month's allowance is left.
 
 use app::{
     error::AppError,
@@ -9,7 +8,7 @@ use axum::{extract::State, Json};
 use serde::Serialize;
 
 /// `GET /api/v1/account`: who the key belongs to.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AccountBody {
     /// The account's email.
     pub email: String,
@@ -20,7 +19,7 @@ pub struct AccountBody {
 }
 
 /// Images compressed this calendar month (UTC).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UsageBody {
     /// Counted so far.
     pub used: i64,
@@ -33,6 +32,17 @@ pub struct UsageBody {
 }
 
 /// Answers with the key owner's account, or 401.
+#[utoipa::path(
+    get,
+    path = "/api/v1/account",
+    tag = "Account",
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The key's account, plan and this month's usage.", body = AccountBody),
+        (status = 401, description = "No valid API key.", body = app::ssr::http_error::ErrorBody),
+        (status = 429, description = "The rate limit is exhausted.", body = app::ssr::http_error::ErrorBody),
+    )
+)]
 pub async fn account(
     State(state): State<AppState>,
     caller: ApiCaller,

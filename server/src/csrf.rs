@@ -5,7 +5,8 @@
 //! Requests that carry an `Authorization` header are exempt: they authenticate by API key, which
 //! a browser never attaches on its own, so a forged request cannot borrow it. So are webhook
 //! deliveries (`/webhooks/…`): they carry no cookie and authenticate by signature; and the
-//! Tinify-compatible `/shrink` and `/output/…`, which authenticate by API key and ignore cookies.
+//! Tinify-compatible `/shrink` and `/output/…` and the developer API under `/api/v1/`, which
+//! authenticate by API key and ignore cookies.
 
 use app::{error::AppError, ssr::state::AppState};
 use axum::{
@@ -52,7 +53,11 @@ fn is_allowed(public_url: &Url, request: &Request) -> bool {
     let path = request.uri().path();
     // Webhooks authenticate by signature; the Tinify-compatible routes by API key alone (they
     // never read a cookie), so a forged cross-site request gains nothing there.
-    if path.starts_with("/webhooks/") || path == "/shrink" || path.starts_with("/output/") {
+    if path.starts_with("/webhooks/")
+        || path == "/shrink"
+        || path.starts_with("/output/")
+        || path.starts_with("/api/v1/")
+    {
         return true;
     }
     if headers.contains_key(header::AUTHORIZATION) && !headers.contains_key(header::COOKIE) {

@@ -118,8 +118,18 @@ pub async fn archive(
     Path(job_id): Path<String>,
 ) -> Result<Response, AppError> {
     let viewer = viewer(&state, session).await?;
-    let files = job_files::results(&state.db, &viewer.owner, &job_id).await?;
-    if !viewer.bulk_zip {
+    archive_response(&state, &viewer.owner, viewer.bulk_zip, &job_id).await
+}
+
+/// `owner`'s job `job_id` as a streamed ZIP (403 without `bulk_zip`, 404 when not theirs).
+pub async fn archive_response(
+    state: &AppState,
+    owner: &job_files::Owner,
+    bulk_zip: bool,
+    job_id: &str,
+) -> Result<Response, AppError> {
+    let files = job_files::results(&state.db, owner, job_id).await?;
+    if !bulk_zip {
         return Err(AppError::Forbidden(
             "Downloading a whole job as one ZIP is a Premium feature. Download the files one by \
              one, or upgrade."

@@ -4,13 +4,16 @@
 
 pub mod admin;
 pub mod api;
+pub mod api_jobs;
 pub mod api_limits;
+pub mod callbacks;
 pub mod cli;
 pub mod config;
 pub mod csrf;
 pub mod files;
 pub mod health;
 pub mod maintenance;
+pub mod openapi;
 pub mod source_url;
 pub mod startup;
 pub mod telemetry;

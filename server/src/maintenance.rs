@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use app::ssr::{
-    billing,
+    api_jobs, billing,
     db::{now, Db},
     password_reset, rate_limit, retention, security,
     sessions::SqlSessionStore,
@@ -79,6 +79,9 @@ pub async fn clean_up(db: &Db) {
     }
     if let Err(error) = rate_limit::prune(db, now()).await {
         tracing::warn!(%error, "could not delete old API rate windows");
+    }
+    if let Err(error) = api_jobs::prune_idempotency_keys(db, now()).await {
+        tracing::warn!(%error, "could not delete old idempotency keys");
     }
     if let Err(error) = billing::prune_events(db, STRIPE_EVENT_DAYS).await {
         tracing::warn!(%error, "could not delete old Stripe event ids");

@@ -3,7 +3,8 @@
 //! public one (no loopback, private, link-local, unique-local, CGNAT, multicast or reserved ranges,
 //! IPv4 inside IPv6 included), and the connection goes to the address that was checked (no second
 //! lookup to rebind); no redirects; 5 s to connect, 20 s in all, and no more bytes than the plan's
-//! largest file.
+//! largest file. Job callbacks ([`crate::callbacks`]) go through the same check. Networks named in
+//! `OUTBOUND_ALLOWED_NETWORKS` pass although private (an on-premises receiver; the tests).
 
 use std::{
     net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
@@ -11,6 +12,7 @@ use std::{
 };
 
 use app::error::AppError;
+use ipnet::IpNet;
 use url::Url;
 
 const CONNECT: Duration = Duration::from_secs(5);
@@ -62,8 +64,8 @@ fn refused(reason: &str) -> AppError {
     AppError::BadRequest(format!("The source URL cannot be fetched: {reason}."))
 }
 
-/// The public address to connect to for `url`, or why it is refused.
-pub async fn checked_address(url: &Url) -> Result<SocketAddr, AppError> {
+/// The public (or explicitly allowed) address to connect to for `url`, or why it is refused.
+pub async fn checked_address(url: &Url, allowed: &[IpNet]) -> Result<SocketAddr, AppError> {
     if !matches!(url.scheme(), "http" | "https") {
         return Err(refused("only http and https URLs are fetched"));
     }
@@ -81,7 +83,8 @@ pub async fn checked_address(url: &Url) -> Result<SocketAddr, AppError> {
     if addresses.is_empty() {
         return Err(refused("its host name does not resolve"));
     }
-    if addresses.iter().any(|a| !is_public(a.ip())) {
+    let permitted = |ip: IpAddr| is_public(ip) || allowed.iter().any(|net| net.contains(&ip));
+    if addresses.iter().any(|a| !permitted(a.ip())) {
         return Err(refused(
             "it points to a private, loopback or reserved address",
         ));
@@ -89,19 +92,28 @@ pub async fn checked_address(url: &Url) -> Result<SocketAddr, AppError> {
     Ok(addresses[0])
 }
 
-/// Fetches `url` (at most `max_bytes`), after [`checked_address`].
-pub async fn fetch(url: &str, max_bytes: i64) -> Result<Vec<u8>, AppError> {
-    let url = Url::parse(url).map_err(|_| refused("it is not a URL"))?;
-    let address = checked_address(&url).await?;
+/// An HTTP client for `url` whose connections go only to the address [`checked_address`]
+/// approved, without redirects, 5 s to connect and 20 s in all.
+pub async fn pinned_client(
+    url: &Url,
+    allowed: &[IpNet],
+) -> Result<reqwest_client::Client, AppError> {
+    let address = checked_address(url, allowed).await?;
     app::ssr::storage::install_tls_provider();
     let host = url.host_str().unwrap_or_default().to_string();
-    let client = reqwest_client::Client::builder()
+    reqwest_client::Client::builder()
         .redirect(reqwest_client::redirect::Policy::none())
         .connect_timeout(CONNECT)
         .timeout(TOTAL)
         .resolve(&host, address)
         .build()
-        .map_err(|_| AppError::Internal)?;
+        .map_err(|_| AppError::Internal)
+}
+
+/// Fetches `url` (at most `max_bytes`), after [`checked_address`].
+pub async fn fetch(url: &str, max_bytes: i64, allowed: &[IpNet]) -> Result<Vec<u8>, AppError> {
+    let url = Url::parse(url).map_err(|_| refused("it is not a URL"))?;
+    let client = pinned_client(&url, allowed).await?;
     let mut response = client
         .get(url.clone())
         .send()
@@ -172,6 +184,16 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_allowed_network_passes_and_only_it() {
+        let allowed: Vec<IpNet> = vec!["127.0.0.0/8".parse().unwrap()];
+        let url = Url::parse("http://127.0.0.1:8080/hook").unwrap();
+        let address = checked_address(&url, &allowed).await.unwrap();
+        assert_eq!(address, "127.0.0.1:8080".parse().unwrap());
+        let private = Url::parse("http://10.0.0.1/hook").unwrap();
+        assert!(checked_address(&private, &allowed).await.is_err());
+    }
+
+    #[tokio::test]
     async fn urls_to_private_places_are_refused_before_any_connection() {
         for url in [
             "http://127.0.0.1:9/x.png",
@@ -182,7 +204,7 @@ mod tests {
             "ftp://example.com/x.png",
             "file:///etc/passwd",
         ] {
-            let refused = fetch(url, 1000).await.unwrap_err();
+            let refused = fetch(url, 1000, &[]).await.unwrap_err();
             assert!(
                 matches!(refused, AppError::BadRequest(_)),
                 "{url}: {refused:?}"

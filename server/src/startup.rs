@@ -26,8 +26,8 @@ use tokio::{net::TcpListener, task::JoinHandle};
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::{
-    api, api_limits, config::Config, csrf, files, health, maintenance, telemetry, tinify, uploads,
-    webhooks, worker,
+    api, api_jobs, api_limits, callbacks, config::Config, csrf, files, health, maintenance,
+    openapi, telemetry, tinify, uploads, webhooks, worker,
 };
 
 /// Why the server could not start; each names the variable to fix.
@@ -102,6 +102,7 @@ pub async fn build_state(
             public_url,
             trust_forwarded_for: config.trust_forwarded_for,
             billing_grace_secs: i64::from(config.billing_grace_days) * 86_400,
+            outbound_allowed: config.outbound_allowed.clone(),
         }),
         billing,
     };
@@ -154,6 +155,7 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartupError> {
         let maintenance = tokio::spawn(maintenance::run(self.state.clone()));
+        let callbacks = tokio::spawn(callbacks::run(self.state.clone()));
         let workers = worker::spawn(&self.state, self.workers);
         let served = axum::serve(
             self.listener,
@@ -163,6 +165,7 @@ impl Application {
         .with_graceful_shutdown(shutdown)
         .await;
         maintenance.abort();
+        callbacks.abort();
         // An item a worker was compressing goes back to the queue when its lease runs out.
         workers.iter().for_each(JoinHandle::abort);
         served.map_err(StartupError::Serve)?;
@@ -198,12 +201,26 @@ pub fn router(state: AppState) -> Router {
             axum::routing::post(tinify::shrink).layer(axum::extract::DefaultBodyLimit::disable()),
         )
         .route("/output/{id}", get(tinify::output).post(tinify::transform))
+        .route(
+            "/output/",
+            axum::routing::any(|| async { AppError::NotFound }),
+        )
+        .route(
+            "/api/v1/jobs",
+            axum::routing::post(api_jobs::create).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/api/v1/jobs/{id}",
+            get(api_jobs::get_job).delete(api_jobs::delete),
+        )
+        .route("/api/v1/jobs/{id}/archive.zip", get(api_jobs::archive))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             api_limits::enforce,
         ));
     Router::new()
         .merge(api_routes)
+        .merge(openapi::routes())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/webhooks/stripe", axum::routing::post(webhooks::stripe))

@@ -31,26 +31,32 @@ use axum::{
 };
 use serde::Serialize;
 
+use utoipa::ToSchema;
+
+use crate::api_jobs::media_type_of;
+
 /// How long `/shrink` waits for a worker before answering 503.
 const WAIT: Duration = Duration::from_secs(300);
 /// How often it looks.
 const POLL: Duration = Duration::from_millis(50);
 
 /// `{"input":{"size","type"},"output":{…}}`
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ShrinkBody {
     input: InputBody,
     output: OutputBody,
 }
 
-#[derive(Debug, Serialize)]
+/// The image as sent.
+#[derive(Debug, Serialize, ToSchema)]
 struct InputBody {
     size: i64,
     #[serde(rename = "type")]
     media_type: &'static str,
 }
 
-#[derive(Debug, Serialize)]
+/// The compressed image.
+#[derive(Debug, Serialize, ToSchema)]
 struct OutputBody {
     size: i64,
     #[serde(rename = "type")]
@@ -59,17 +65,6 @@ struct OutputBody {
     height: i64,
     ratio: f64,
     url: String,
-}
-
-fn media_type_of(format: Option<&str>) -> &'static str {
-    match format {
-        Some("png") => "image/png",
-        Some("jpg" | "jpeg") => "image/jpeg",
-        Some("webp") => "image/webp",
-        Some("avif") => "image/avif",
-        Some("gif") => "image/gif",
-        _ => "application/octet-stream",
-    }
 }
 
 /// A Tinify error with a code our [`AppError`] has no variant for.
@@ -82,7 +77,43 @@ fn tinify_error(status: StatusCode, code: &str, message: &str) -> Response {
     (status, Json(body)).into_response()
 }
 
+/// `{"source":{"url":"https://…"}}`: the image to fetch instead of a body.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+pub struct ShrinkSource {
+    source: SourceUrl,
+}
+
+/// Where the image is.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+struct SourceUrl {
+    /// An http or https URL of a public address.
+    url: String,
+}
+
 /// `POST /shrink`: compresses the image in the body.
+#[utoipa::path(
+    post,
+    path = "/shrink",
+    tag = "Tinify-compatible",
+    security(("api_key" = [])),
+    request_body(description = "The image itself, or a JSON source URL.", content(
+        ("application/octet-stream"),
+        ("image/png"),
+        ("image/jpeg"),
+        ("image/webp"),
+        (ShrinkSource = "application/json"),
+    )),
+    responses(
+        (status = 201, description = "Compressed; `Location` is the output's URL.", body = ShrinkBody,
+            headers(("Location" = String, description = "PUBLIC_URL/output/{id}"),
+                    ("Compression-Count" = i64, description = "Compressions this month."))),
+        (status = 400, description = "Empty body (`InputMissing`), bad JSON, or a source URL that is refused.", body = ErrorBody),
+        (status = 401, description = "No valid API key.", body = ErrorBody),
+        (status = 413, description = "Larger than the plan's largest file.", body = ErrorBody),
+        (status = 415, description = "Not an image Slimage reads (`UnsupportedFile`).", body = ErrorBody),
+        (status = 429, description = "The monthly allowance or the rate limit is exhausted.", body = ErrorBody),
+    )
+)]
 pub async fn shrink(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -106,21 +137,18 @@ pub async fn shrink(
         ))
     })?;
     let bytes: Vec<u8> = if is_json && !bytes.is_empty() {
-        #[derive(serde::Deserialize)]
-        struct Source {
-            url: String,
-        }
-        #[derive(serde::Deserialize)]
-        struct SourceBody {
-            source: Source,
-        }
-        let body: SourceBody = serde_json::from_slice(&bytes).map_err(|_| {
+        let body: ShrinkSource = serde_json::from_slice(&bytes).map_err(|_| {
             AppError::BadRequest(
                 "A JSON body is {\"source\":{\"url\":\"https://…\"}}; otherwise send the image itself."
                     .into(),
             )
         })?;
-        crate::source_url::fetch(&body.source.url, policy.max_file_bytes).await?
+        crate::source_url::fetch(
+            &body.source.url,
+            policy.max_file_bytes,
+            &state.settings.outbound_allowed,
+        )
+        .await?
     } else {
         bytes.to_vec()
     };
@@ -225,6 +253,22 @@ async fn wait_for(state: &AppState, item_id: &str) -> Result<job_files::OutputFi
 
 /// `GET /output/{id}`: the compressed image (the id is the credential). A valid key, when sent,
 /// reaches here as the rate-limit layer's [`ApiCaller`].
+#[utoipa::path(
+    get,
+    path = "/output/{id}",
+    tag = "Tinify-compatible",
+    params(("id" = String, Path, description = "The output's id, from `Location` or a job's item.")),
+    responses(
+        (status = 200, description = "The compressed image.", content(("image/png"), ("image/jpeg"), ("image/webp"), ("image/gif")),
+            headers(("Image-Width" = i64), ("Image-Height" = i64))),
+        (status = 400, description = "Commands were sent in the body and are not valid.", body = ErrorBody),
+        (status = 401, description = "Commands were sent in the body without a valid API key.", body = ErrorBody),
+        (status = 404, description = "No such output, or it has expired.", body = ErrorBody),
+        (status = 413, description = "Commands were sent and the original is over the plan's largest file.", body = ErrorBody),
+        (status = 415, description = "Commands asked for AVIF (not available yet).", body = ErrorBody),
+        (status = 429, description = "A key was sent and its rate limit or allowance is exhausted.", body = ErrorBody),
+    )
+)]
 pub async fn output(
     State(state): State<AppState>,
     caller: Option<Extension<ApiCaller>>,
@@ -245,7 +289,7 @@ pub async fn output(
 }
 
 /// The commands of `POST /output/{id}`, as Tinify's clients send them.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Commands {
     resize: Option<ResizeCommand>,
@@ -254,20 +298,24 @@ pub struct Commands {
     preserve: Option<Vec<String>>,
 }
 
-#[derive(Debug, serde::Deserialize)]
+/// `{"method":"fit","width":300,"height":200}`
+#[derive(Debug, serde::Deserialize, ToSchema)]
 struct ResizeCommand {
+    /// `scale` (one side), `fit`, `cover` or `thumb` (both sides).
     method: String,
     width: Option<u32>,
     height: Option<u32>,
 }
 
-#[derive(Debug, serde::Deserialize)]
+/// `{"type":"image/webp"}`, a list of types, or `*/*`: the smallest of them.
+#[derive(Debug, serde::Deserialize, ToSchema)]
 struct ConvertCommand {
     #[serde(rename = "type")]
     kind: serde_json::Value,
 }
 
-#[derive(Debug, serde::Deserialize)]
+/// `{"background":"white"}`: what transparency is flattened onto.
+#[derive(Debug, serde::Deserialize, ToSchema)]
 struct TransformCommand {
     background: String,
 }
@@ -364,6 +412,24 @@ fn parse_background(text: &str) -> Option<[u8; 3]> {
 
 /// `POST /output/{id}`: the output made again from its original with `resize`, `convert`,
 /// `transform` and/or `preserve`, answered with the image itself. Counts as one compression.
+#[utoipa::path(
+    post,
+    path = "/output/{id}",
+    tag = "Tinify-compatible",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The output's id.")),
+    request_body(content = Commands, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The transformed image.", content(("image/png"), ("image/jpeg"), ("image/webp"), ("image/gif")),
+            headers(("Image-Width" = i64), ("Image-Height" = i64))),
+        (status = 400, description = "The commands are not valid.", body = ErrorBody),
+        (status = 401, description = "No valid API key.", body = ErrorBody),
+        (status = 404, description = "No such output of this key's account.", body = ErrorBody),
+        (status = 413, description = "The original is over the plan's largest file.", body = ErrorBody),
+        (status = 415, description = "AVIF output is not available yet.", body = ErrorBody),
+        (status = 429, description = "The monthly allowance or the rate limit is exhausted.", body = ErrorBody),
+    )
+)]
 pub async fn transform(
     State(state): State<AppState>,
     caller: ApiCaller,

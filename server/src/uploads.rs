@@ -56,20 +56,29 @@ pub async fn upload(
         }
     };
     let job_id = jobs::new_id();
-    let mut batch = Batch {
-        storage: &state.storage,
-        policy: &policy,
-        job_id: &job_id,
-        items: Vec::new(),
-        bytes: 0,
-    };
-    let received = batch.receive(&mut multipart, now).await;
+    let mut batch = Batch::new(&state.storage, &policy, &job_id);
+    let mut options = None;
+    let received = batch
+        .receive(&mut multipart, now, |name, text| match name {
+            "options" if options.is_none() => {
+                options = Some(parse_options(text)?);
+                Ok(())
+            }
+            "options" => Err(AppError::BadRequest(
+                "The options must come once, before the first file.".into(),
+            )),
+            other => Err(AppError::BadRequest(format!(
+                "Unexpected form field {other:?}: send `options` and then the files."
+            ))),
+        })
+        .await;
     let options = match received {
-        Ok(_) if batch.items.is_empty() => Err(AppError::BadRequest(
+        Ok(()) if batch.items.is_empty() => Err(AppError::BadRequest(
             "No files were sent. Drop images onto the page, or choose them with the file picker."
                 .into(),
         )),
-        other => other,
+        Ok(()) => Ok(options.unwrap_or_default()),
+        Err(error) => Err(error),
     };
     let created = match options {
         Ok(options) => {
@@ -99,42 +108,50 @@ pub async fn upload(
     Ok((StatusCode::CREATED, Json(UploadAnswer { job })))
 }
 
-/// The files of one upload as they arrive.
-struct Batch<'a> {
+/// Form fields other than files are at most this long.
+const MAX_FIELD_BYTES: usize = 64 * 1024;
+
+/// The files of one upload (the compress page's or the batch API's) as they arrive.
+pub struct Batch<'a> {
     storage: &'a Storage,
     policy: &'a UploadPolicy,
     job_id: &'a str,
-    items: Vec<NewItem>,
-    bytes: i64,
+    /// The files stored so far.
+    pub items: Vec<NewItem>,
+    /// Their bytes.
+    pub bytes: i64,
 }
 
-impl Batch<'_> {
-    /// Reads every part; returns the job's options. Stored files are in `items`.
-    async fn receive(
+impl<'a> Batch<'a> {
+    /// An empty batch for job `job_id` under `policy`.
+    pub fn new(storage: &'a Storage, policy: &'a UploadPolicy, job_id: &'a str) -> Self {
+        Self {
+            storage,
+            policy,
+            job_id,
+            items: Vec::new(),
+            bytes: 0,
+        }
+    }
+
+    /// Reads every part: text fields (which must come before the first file) go to `field` by
+    /// name as they arrive, files are stored into `items`.
+    pub async fn receive(
         &mut self,
         multipart: &mut Multipart,
         now: i64,
-    ) -> Result<JobOptions, AppError> {
-        let mut options = None;
+        mut field_text: impl FnMut(&str, &str) -> Result<(), AppError>,
+    ) -> Result<(), AppError> {
         while let Some(field) = multipart.next_field().await.map_err(interrupted)? {
             if field.file_name().is_none() {
-                match field.name() {
-                    Some("options") if self.items.is_empty() && options.is_none() => {
-                        let text = field.text().await.map_err(interrupted)?;
-                        options = Some(parse_options(&text)?);
-                    }
-                    Some("options") => {
-                        return Err(AppError::BadRequest(
-                            "The options must come once, before the first file.".into(),
-                        ))
-                    }
-                    other => {
-                        return Err(AppError::BadRequest(format!(
-                            "Unexpected form field {:?}: send `options` and then the files.",
-                            other.unwrap_or_default()
-                        )))
-                    }
+                let name = field.name().unwrap_or_default().to_string();
+                if !self.items.is_empty() {
+                    return Err(AppError::BadRequest(format!(
+                        "The form field {name:?} came after a file: send fields first, then the files."
+                    )));
                 }
+                let text = read_text(field).await?;
+                field_text(&name, &text)?;
                 continue;
             }
             let raw_name = field.file_name().unwrap_or_default().to_string();
@@ -148,7 +165,7 @@ impl Batch<'_> {
             self.policy.admit_file(count, &name, now)?;
             self.store_file(field, name).await?;
         }
-        Ok(options.unwrap_or_default())
+        Ok(())
     }
 
     /// Streams one file to storage, checking its format on its first bytes and its size as it
@@ -227,7 +244,7 @@ impl Batch<'_> {
     }
 
     /// Deletes every file stored so far (the upload was refused or failed).
-    async fn discard(&self) {
+    pub async fn discard(&self) {
         for item in &self.items {
             if let Err(error) = self.storage.delete(&item.input_key).await {
                 tracing::warn!(key = %item.input_key, %error, "could not delete an abandoned upload; the clean-up will");
@@ -240,7 +257,24 @@ async fn write(writer: &mut app::ssr::storage::ObjectWriter, bytes: &[u8]) -> Re
     writer.write(bytes).await.map_err(AppError::from)
 }
 
-fn parse_options(text: &str) -> Result<JobOptions, AppError> {
+/// A text field, refused when longer than [`MAX_FIELD_BYTES`].
+async fn read_text(mut field: Field<'_>) -> Result<String, AppError> {
+    let name = field.name().unwrap_or_default().to_string();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(interrupted)? {
+        bytes.extend_from_slice(&chunk);
+        if bytes.len() > MAX_FIELD_BYTES {
+            return Err(AppError::BadRequest(format!(
+                "The form field {name:?} is longer than {MAX_FIELD_BYTES} bytes."
+            )));
+        }
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| AppError::BadRequest(format!("The form field {name:?} is not UTF-8 text.")))
+}
+
+/// The job options of an `options` field, checked.
+pub fn parse_options(text: &str) -> Result<JobOptions, AppError> {
     let options: JobOptions = serde_json::from_str(text)
         .map_err(|e| AppError::BadRequest(format!("The options are not valid: {e}.")))?;
     for side in [options.max_width, options.max_height]

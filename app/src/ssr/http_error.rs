@@ -10,7 +10,7 @@ use super::request_id;
 use crate::error::AppError;
 
 /// The JSON body of every API error.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// Stable machine-readable code, e.g. `NotFound`.
     pub error: String,

@@ -83,10 +83,81 @@ pub async fn create_job(
     items: &[NewItem],
     now: i64,
 ) -> Result<(String, Vec<String>), AppError> {
+    match create_job_with(db, job, items, &JobExtras::default(), now).await? {
+        Created::New => Ok((job.id.clone(), items.iter().map(|i| i.id.clone()).collect())),
+        Created::Existing(_) => Err(AppError::Internal),
+    }
+}
+
+/// How long an `Idempotency-Key` names its job.
+pub const IDEMPOTENCY_SECS: i64 = 24 * 3600;
+
+/// What an API job carries besides its files.
+#[derive(Debug, Clone, Default)]
+pub struct JobExtras {
+    /// `(user, Idempotency-Key)`: the job is recorded under the key, and not created when the key
+    /// already names a job of the last 24 hours.
+    pub idempotency: Option<(i64, String)>,
+    /// Where to POST the finished job.
+    pub callback_url: Option<String>,
+}
+
+/// What [`create_job_with`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Created {
+    /// The job and its items exist now.
+    New,
+    /// Nothing was created: the idempotency key already names this job.
+    Existing(String),
+}
+
+/// Creates a job, its items and its extras in one transaction; a key that is already taken
+/// (even by a request that committed a moment ago) creates nothing.
+pub async fn create_job_with(
+    db: &Db,
+    job: &NewJob,
+    items: &[NewItem],
+    extras: &JobExtras,
+    now: i64,
+) -> Result<Created, AppError> {
     let job_id = job.id.clone();
     let item_ids: Vec<String> = items.iter().map(|item| item.id.clone()).collect();
     on_pool!(db, pool => {
         let mut tx = pool.begin().await?;
+        if let Some((user_id, key)) = &extras.idempotency {
+            sqlx::query(
+                "DELETE FROM idempotency_keys WHERE user_id = $1 AND idempotency_key = $2 \
+                 AND created_at <= $3",
+            )
+            .bind(user_id)
+            .bind(key)
+            .bind(now - IDEMPOTENCY_SECS)
+            .execute(&mut *tx)
+            .await?;
+            let taken = sqlx::query(
+                "INSERT INTO idempotency_keys (user_id, idempotency_key, job_id, created_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, idempotency_key) DO NOTHING",
+            )
+            .bind(user_id)
+            .bind(key)
+            .bind(&job_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 0;
+            if taken {
+                tx.rollback().await?;
+                let existing: Option<String> = sqlx::query_scalar(
+                    "SELECT job_id FROM idempotency_keys WHERE user_id = $1 AND idempotency_key = $2",
+                )
+                .bind(user_id)
+                .bind(key)
+                .fetch_optional(pool)
+                .await?;
+                return Ok(Created::Existing(existing.ok_or(AppError::Internal)?));
+            }
+        }
         sqlx::query(
             "INSERT INTO jobs (id, user_id, visitor_ip, source, options, priority, item_count, \
              created_at, expires_at, visitor_token) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -118,9 +189,19 @@ pub async fn create_job(
             .execute(&mut *tx)
             .await?;
         }
+        if let Some(url) = &extras.callback_url {
+            sqlx::query(
+                "INSERT INTO job_callbacks (job_id, url, next_attempt_at) VALUES ($1, $2, $3)",
+            )
+            .bind(&job_id)
+            .bind(url)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
     });
-    Ok((job_id, item_ids))
+    Ok(Created::New)
 }
 
 /// An item a worker holds the lease on.

@@ -3,6 +3,7 @@
 //! [`crate::error::AppError`], plans, usage, Stripe billing, the job queue, uploads and job files.
 
 pub mod accounts;
+pub mod api_jobs;
 pub mod api_keys;
 pub mod archive;
 pub mod billing;

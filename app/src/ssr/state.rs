@@ -19,6 +19,9 @@ pub struct Settings {
     pub trust_forwarded_for: bool,
     /// How long a paid plan stays after a failed payment before it falls back (seconds).
     pub billing_grace_secs: i64,
+    /// Networks that URL fetches and job callbacks may reach although they are not public
+    /// (`OUTBOUND_ALLOWED_NETWORKS`; empty by default).
+    pub outbound_allowed: Vec<ipnet::IpNet>,
 }
 
 impl Settings {

@@ -90,6 +90,9 @@ pub struct Config {
     pub stripe: Option<StripeConfig>,
     /// `BILLING_GRACE_DAYS`: days a paid plan stays after a failed payment (default 7).
     pub billing_grace_days: u32,
+    /// `OUTBOUND_ALLOWED_NETWORKS`: comma-separated networks (`10.0.0.0/8`, `127.0.0.1/32`) that
+    /// source-URL fetches and job callbacks may reach although they are not public (default none).
+    pub outbound_allowed: Vec<ipnet::IpNet>,
     /// `WORKERS`: compression workers inside `server` (default: one per core; 0 = none, for
     /// web-only processes when `server worker` runs elsewhere).
     pub workers: usize,
@@ -215,6 +218,10 @@ impl Config {
             None => 7,
         };
         let storage = storage::storage_config(&var, &data_dir)?;
+        let outbound_allowed = match var("OUTBOUND_ALLOWED_NETWORKS")? {
+            Some(list) => parse_networks(&list)?,
+            None => Vec::new(),
+        };
         let workers = match var("WORKERS")? {
             Some(count) => whole_number(&count, "WORKERS", 256, "workers")? as usize,
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -234,6 +241,7 @@ impl Config {
             log_filter: var("RUST_LOG")?.unwrap_or_else(|| "info,sqlx=warn".into()),
             stripe,
             billing_grace_days,
+            outbound_allowed,
             workers,
             site: SiteFiles {
                 output_name: var("LEPTOS_OUTPUT_NAME")?.unwrap_or_else(|| "slimage".into()),
@@ -386,6 +394,24 @@ fn default_public_url(addr: SocketAddr) -> Url {
         .expect("a socket address makes a valid URL")
 }
 
+/// `10.0.0.0/8, 127.0.0.1` → networks (a bare address is a network of one).
+fn parse_networks(list: &str) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            part.parse::<ipnet::IpNet>()
+                .or_else(|_| part.parse::<IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    ConfigError::new(
+                        "OUTBOUND_ALLOWED_NETWORKS",
+                        format!("{part:?} is not a network like 10.0.0.0/8 or an IP address"),
+                    )
+                })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -472,8 +498,9 @@ mod tests {
 
     #[test]
     fn each_bad_value_is_refused_naming_its_variable() {
-        let cases: [(&'static str, &str); 11] = [
+        let cases: [(&'static str, &str); 12] = [
             ("WORKERS", "many"),
+            ("OUTBOUND_ALLOWED_NETWORKS", "10.0.0.0/8, intranet"),
             ("BILLING_GRACE_DAYS", "a week"),
             ("SMTP_URL", "mail.example.com"),
             ("TRUST_FORWARDED_FOR", "maybe"),
@@ -491,6 +518,17 @@ mod tests {
             assert!(error.to_string().starts_with(&format!("{variable}: ")));
             assert!(!error.to_string().contains('\n'));
         }
+    }
+
+    #[test]
+    fn outbound_networks_take_cidrs_and_bare_addresses() {
+        let config =
+            config(&[("OUTBOUND_ALLOWED_NETWORKS", "10.0.0.0/8, 127.0.0.1,,::1")]).unwrap();
+        let allowed = &config.outbound_allowed;
+        assert_eq!(allowed.len(), 3);
+        assert!(allowed[0].contains(&"10.200.3.4".parse::<IpAddr>().unwrap()));
+        assert!(allowed[1].contains(&"127.0.0.1".parse::<IpAddr>().unwrap()));
+        assert!(!allowed[1].contains(&"127.0.0.2".parse::<IpAddr>().unwrap()));
     }
 
     #[test]

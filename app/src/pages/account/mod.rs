@@ -12,7 +12,7 @@ use plan::{BillingActions, PlanCard};
 use crate::{
     auth::{
         account_overview, Account, AccountPageData, ApiKeys, ChangePassword, CreateApiKey,
-        DeleteAccount, RevokeApiKey,
+        DeleteAccount, RevokeApiKey, RollCallbackSecret,
     },
     billing::BillingSummary,
     components::form::{field_error, form_level_error, Field, FormAlert, SubmitButton},
@@ -31,6 +31,7 @@ pub fn AccountPage() -> impl IntoView {
     // server rendering of this page now and then never finished.
     let create = ServerAction::<CreateApiKey>::new();
     let revoke = ServerAction::<RevokeApiKey>::new();
+    let roll = ServerAction::<RollCallbackSecret>::new();
     let billing_actions = BillingActions {
         portal: ServerAction::new(),
         cancel: ServerAction::new(),
@@ -41,13 +42,18 @@ pub fn AccountPage() -> impl IntoView {
             (
                 create.version().get(),
                 revoke.version().get(),
+                roll.version().get(),
                 billing_actions.cancel.version().get(),
                 billing_actions.resume.version().get(),
             )
         },
         |_| account_overview(),
     );
-    let api_keys = ApiKeysContext { create, revoke };
+    let api_keys = ApiKeysContext {
+        create,
+        revoke,
+        roll,
+    };
     view! {
         <Title text="Your account" />
         <Transition fallback=|| view! { <p class="p-8 text-center text-slate-500">"Loading…"</p> }>
@@ -75,6 +81,7 @@ pub fn AccountPage() -> impl IntoView {
 struct ApiKeysContext {
     create: ServerAction<CreateApiKey>,
     revoke: ServerAction<RevokeApiKey>,
+    roll: ServerAction<RollCallbackSecret>,
 }
 
 #[component]
@@ -180,7 +187,11 @@ fn ChangePasswordCard() -> impl IntoView {
 
 #[component]
 fn ApiKeysCard(api_keys: ApiKeysContext, key_list: Result<ApiKeys, AppError>) -> impl IntoView {
-    let ApiKeysContext { create, revoke } = api_keys;
+    let ApiKeysContext {
+        create,
+        revoke,
+        roll,
+    } = api_keys;
     let create_error = move || create.value().get().and_then(Result::err);
     let create_form = clear_after_success(create.value());
     view! {
@@ -206,12 +217,51 @@ fn ApiKeysCard(api_keys: ApiKeysContext, key_list: Result<ApiKeys, AppError>) ->
                 </div>
             </ActionForm>
             {match key_list {
-                Ok(keys) => view! { <KeyList keys revoke /> }.into_any(),
+                Ok(keys) => {
+                    let secret = keys.callback_secret.clone();
+                    view! {
+                        <KeyList keys revoke />
+                        <CallbackSecret secret roll />
+                    }
+                    .into_any()
+                }
                 Err(error) => view! {
                     <p role="alert" class="text-sm text-red-700">{error.to_string()}</p>
                 }
                 .into_any(),
             }}
+        </div>
+    }
+}
+
+/// The secret that signs job callbacks, and a button to replace it.
+#[component]
+fn CallbackSecret(secret: String, roll: ServerAction<RollCallbackSecret>) -> impl IntoView {
+    view! {
+        <div class="mt-6 border-t border-slate-100 pt-4">
+            <h3 class="text-sm font-semibold text-slate-900">"Callback signing secret"</h3>
+            <p class="mt-1 text-sm text-slate-600">
+                "Job callbacks carry "
+                <code class="rounded bg-slate-100 px-1">"Slimage-Signature: t=…,v1=…"</code>
+                ": an HMAC-SHA256 of the timestamp, a dot and the body, made with this secret. "
+                <a href="/api/docs" class="font-semibold text-indigo-700">"How to verify it"</a> "."
+            </p>
+            <div class="mt-3 flex flex-col gap-2 sm:flex-row sm:items-center">
+                <code
+                    class="block flex-1 select-all break-all rounded bg-slate-100 px-2 py-1.5 font-mono text-sm text-slate-900"
+                    data-testid="callback-secret"
+                >
+                    {secret}
+                </code>
+                <ActionForm action=roll>
+                    <button
+                        type="submit"
+                        class="w-full rounded-md border border-slate-300 px-3 py-1.5 text-sm font-medium text-slate-700 hover:border-indigo-300 hover:text-indigo-700 sm:w-auto"
+                    >
+                        "Replace secret"
+                    </button>
+                </ActionForm>
+            </div>
         </div>
     }
 }
