@@ -21,6 +21,9 @@ pub struct Decoded {
     pub icc_profile: Option<Vec<u8>>,
     /// The input's EXIF block, if any (only the fields the caller keeps are ever written).
     pub exif: Option<Vec<u8>>,
+    /// The pixels were turned or mirrored to apply an EXIF orientation: the file's own pixel
+    /// data is not the picture as shown.
+    pub reoriented: bool,
 }
 
 impl Decoded {
@@ -34,6 +37,7 @@ impl Decoded {
             has_alpha,
             icc_profile: self.icc_profile.clone(),
             exif: self.exif.clone(),
+            reoriented: self.reoriented,
         }
     }
 }
@@ -106,6 +110,7 @@ pub fn decode(bytes: &[u8], format: ImageFormat, limits: &Limits) -> Result<Deco
     let orientation = decoder.orientation().ok();
     let mut image = DynamicImage::from_decoder(decoder)
         .map_err(|e| malformed(e).unwrap_or_else(|| too_large(width, height)))?;
+    let reoriented = orientation.is_some_and(|o| o != image::metadata::Orientation::NoTransforms);
     if let Some(orientation) = orientation {
         image.apply_orientation(orientation);
     }
@@ -121,6 +126,7 @@ pub fn decode(bytes: &[u8], format: ImageFormat, limits: &Limits) -> Result<Deco
         has_alpha,
         icc_profile,
         exif,
+        reoriented,
     })
 }
 

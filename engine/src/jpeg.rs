@@ -77,3 +77,109 @@ pub fn encode_at(
     let score = reference.score(&decode::reread_rgba(&jpeg, ImageFormat::Jpeg)?);
     Ok((jpeg, score))
 }
+
+/// Re-encodes a JPEG without decoding it to pixels: its DCT coefficients are copied unchanged
+/// (every pixel decodes exactly as before) and only the entropy coding is redone, progressive
+/// with optimised Huffman tables and mozjpeg's scan optimisation. Every marker is dropped but the
+/// ICC profile `icc`, which is written again (EXIF the caller keeps is added afterwards).
+#[allow(unsafe_code)] // libjpeg's transcoding API has no safe wrapper
+pub fn transcode(jpeg: &[u8], icc: Option<&[u8]>) -> Result<Vec<u8>, EngineError> {
+    use mozjpeg_sys as ffi;
+    use std::os::raw::{c_uint, c_ulong};
+
+    let failed = |what: &str| EngineError::Malformed {
+        format: "JPEG",
+        reason: format!("lossless re-encoding failed: {what}"),
+    };
+    let size = c_ulong::try_from(jpeg.len()).map_err(|_| failed("too large"))?;
+    // libjpeg reports fatal errors through `error_exit`, which unwinds here (the crate's
+    // `unwinding` feature builds it for that); the structures are destroyed on every path.
+    extern "C-unwind" fn error_exit(_: &mut ffi::jpeg_common_struct) {
+        std::panic::resume_unwind(Box::new("libjpeg error"));
+    }
+    extern "C-unwind" fn silence(_: &mut ffi::jpeg_common_struct, _: std::os::raw::c_int) {}
+    // SAFETY: the structures are zeroed then initialised by libjpeg's create functions before
+    // use, the error managers outlive them, the input slice outlives the decompressor, and the
+    // output buffer libjpeg allocates is copied and freed once.
+    unsafe {
+        let mut src_err: Box<ffi::jpeg_error_mgr> = Box::new(std::mem::zeroed());
+        let mut dst_err: Box<ffi::jpeg_error_mgr> = Box::new(std::mem::zeroed());
+        for err in [&mut src_err, &mut dst_err] {
+            ffi::jpeg_std_error(err);
+            err.error_exit = Some(error_exit);
+            err.emit_message = Some(silence);
+        }
+        let mut src: Box<ffi::jpeg_decompress_struct> = Box::new(std::mem::zeroed());
+        let mut dst: Box<ffi::jpeg_compress_struct> = Box::new(std::mem::zeroed());
+        src.common.err = &mut *src_err;
+        dst.common.err = &mut *dst_err;
+        let mut out_ptr: *mut u8 = std::ptr::null_mut();
+        let mut out_len: c_ulong = 0;
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            ffi::jpeg_create_decompress(&mut *src);
+            ffi::jpeg_create_compress(&mut *dst);
+            ffi::jpeg_mem_src(&mut src, jpeg.as_ptr(), size);
+            ffi::jpeg_read_header(&mut src, 1);
+            let coefficients = ffi::jpeg_read_coefficients(&mut src);
+            if coefficients.is_null() {
+                return false;
+            }
+            ffi::jpeg_copy_critical_parameters(&src, &mut dst);
+            dst.optimize_coding = 1;
+            ffi::jpeg_c_set_bool_param(&mut dst, ffi::J_BOOLEAN_PARAM::JBOOLEAN_OPTIMIZE_SCANS, 1);
+            ffi::jpeg_simple_progression(&mut dst);
+            ffi::jpeg_mem_dest(&mut dst, &mut out_ptr, &mut out_len);
+            ffi::jpeg_write_coefficients(&mut dst, coefficients);
+            for chunk in icc_markers(icc.unwrap_or_default()) {
+                ffi::jpeg_write_marker(&mut dst, ICC_MARKER, chunk.as_ptr(), chunk.len() as c_uint);
+            }
+            ffi::jpeg_finish_compress(&mut dst);
+            ffi::jpeg_finish_decompress(&mut src);
+            true
+        }));
+        ffi::jpeg_destroy_compress(&mut dst);
+        ffi::jpeg_destroy_decompress(&mut src);
+        match run {
+            // Only a finished compression hands the buffer over: after an error mid-way the
+            // pointer may name one libjpeg already replaced (a few kilobytes leak then).
+            Ok(true) if !out_ptr.is_null() => {
+                let bytes = std::slice::from_raw_parts(out_ptr, out_len as usize).to_vec();
+                libc_free(out_ptr.cast());
+                Ok(bytes)
+            }
+            Ok(_) => Err(failed("no coefficients")),
+            Err(_) => Err(failed("the file is damaged")),
+        }
+    }
+}
+
+/// APP2, where ICC profiles live in a JPEG.
+const ICC_MARKER: i32 = 0xE2;
+/// Profile bytes per APP2 marker (65 535 less the length, signature and sequence bytes).
+const ICC_CHUNK: usize = 65_519;
+
+/// The APP2 payloads (`ICC_PROFILE\0`, sequence number, count, data) that carry `icc`.
+fn icc_markers(icc: &[u8]) -> Vec<Vec<u8>> {
+    let chunks: Vec<&[u8]> = icc.chunks(ICC_CHUNK).collect();
+    let count = u8::try_from(chunks.len()).unwrap_or(0);
+    if count == 0 {
+        return Vec::new();
+    }
+    chunks
+        .iter()
+        .enumerate()
+        .map(|(i, data)| {
+            let mut marker = b"ICC_PROFILE\0".to_vec();
+            marker.push(i as u8 + 1);
+            marker.push(count);
+            marker.extend_from_slice(data);
+            marker
+        })
+        .collect()
+}
+
+#[allow(unsafe_code)]
+extern "C" {
+    #[link_name = "free"]
+    fn libc_free(pointer: *mut std::ffi::c_void);
+}

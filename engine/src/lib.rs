@@ -294,10 +294,21 @@ fn compress_jpeg(
             ))
         }
     };
+    // A JPEG shown as it is stored (not resized, converted or turned by its EXIF orientation)
+    // can be re-encoded losslessly: same coefficients, better entropy coding.
+    let transcoded = || -> Result<Option<Candidate>, EngineError> {
+        match source {
+            Some(jpeg) if format == ImageFormat::Jpeg && !image.reoriented => Ok(Some(Candidate {
+                bytes: jpeg::transcode(jpeg, image.icc_profile.as_deref())?,
+                score: Some(100.0),
+            })),
+            _ => Ok(None),
+        }
+    };
     let mode = match options.mode {
-        // Re-encoding a JPEG is never lossless: lossless mode keeps a JPEG as it is, and a
-        // resized one (new pixels either way) is written at a quality that loses nothing visible.
-        Mode::Lossless if format == ImageFormat::Jpeg && source.is_some() => return Ok(None),
+        // Lossless mode re-encodes a JPEG's coefficients (or keeps it, when it is stored turned);
+        // a resized one (new pixels either way) is written at a quality that loses nothing visible.
+        Mode::Lossless if format == ImageFormat::Jpeg && source.is_some() => return transcoded(),
         Mode::Lossless if format == ImageFormat::Jpeg => Mode::Quality(95),
         Mode::Lossless => {
             return Err(EngineError::Conversion(
@@ -324,14 +335,29 @@ fn compress_jpeg(
         _ if !reference.scorable() => at_quality(95).map(Some),
         mode => {
             let target = mode.target_score().expect("searching modes have a target");
-            match jpeg::encode_for_target(image, &rgb, &reference, target, icc)? {
-                Some((bytes, score)) => Ok(Some(Candidate {
+            let searched = jpeg::encode_for_target(image, &rgb, &reference, target, icc)?.map(
+                |(bytes, score)| Candidate {
                     bytes,
                     score: Some(score),
-                })),
+                },
+            );
+            // The lossless re-encoding wins only where the search saved little (an input already
+            // at a low quality) or nothing; only then is it worth its time.
+            let saved_little =
+                |c: &Candidate| c.bytes.len() * 100 > source.map_or(0, <[u8]>::len) * 85;
+            let lossless = match &searched {
+                Some(c) if !saved_little(c) => None,
+                _ => transcoded()?,
+            };
+            match (searched, lossless) {
+                (Some(lossy), Some(lossless)) if lossless.bytes.len() <= lossy.bytes.len() => {
+                    Ok(Some(lossless))
+                }
+                (Some(lossy), _) => Ok(Some(lossy)),
+                (None, Some(lossless)) => Ok(Some(lossless)),
                 // A JPEG no quality can match stays as it was; other inputs get the best JPEG.
-                None if format == ImageFormat::Jpeg && source.is_some() => Ok(None),
-                None => at_quality(100).map(Some),
+                (None, None) if format == ImageFormat::Jpeg && source.is_some() => Ok(None),
+                (None, None) => at_quality(100).map(Some),
             }
         }
     }

@@ -241,6 +241,7 @@ mod tests {
             has_alpha: false,
             icc_profile: None,
             exif: None,
+            reoriented: false,
         }
     }
 

@@ -113,12 +113,78 @@ fn lossless_png_keeps_every_pixel() {
     assert_eq!(result.score, Some(100.0));
 }
 
+/// Whether a JPEG is progressive (has a SOF2 marker before its first scan).
+fn is_progressive(jpeg: &[u8]) -> bool {
+    jpeg.windows(2).any(|w| w == [0xFF, 0xC2])
+}
+
 #[test]
-fn lossless_on_a_jpeg_returns_it_unchanged() {
-    let input = corpus("web_grace_hopper.jpg");
+fn lossless_on_a_jpeg_re_encodes_it_pixel_for_pixel() {
+    // A baseline JPEG with the standard Huffman tables, as most cameras and libraries write them.
+    let input = encoded(
+        &DynamicImage::ImageRgb8(
+            synthetic(false)
+                .resize_exact(640, 480, image::imageops::FilterType::Triangle)
+                .into_rgb8(),
+        ),
+        image::ImageFormat::Jpeg,
+    );
+    assert!(!is_progressive(&input));
+    let result = compress(&input, &options(Mode::Lossless)).unwrap();
+    assert!(!result.kept_original);
+    assert_eq!(result.format, ImageFormat::Jpeg);
+    assert_eq!(result.score, Some(100.0));
+    assert!(
+        result.output_bytes * 100 < input.len() * 95,
+        "{} → {} bytes",
+        input.len(),
+        result.output_bytes
+    );
+    assert!(is_progressive(&result.bytes));
+    assert_eq!(
+        decode(&result.bytes).into_rgb8(),
+        decode(&input).into_rgb8(),
+        "every pixel decodes as before"
+    );
+    // Its colour profile is written again (one that does not fit one marker, in several).
+    use image::{ImageDecoder, ImageEncoder};
+    let profile: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+    let source = decode(&input).into_rgb8();
+    let mut with_icc = Vec::new();
+    let mut encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut with_icc, 90);
+    encoder.set_icc_profile(profile.clone()).unwrap();
+    encoder
+        .write_image(source.as_raw(), 640, 480, image::ExtendedColorType::Rgb8)
+        .unwrap();
+    let result = compress(&with_icc, &options(Mode::Lossless)).unwrap();
+    assert!(!result.kept_original);
+    let mut decoder =
+        image::codecs::jpeg::JpegDecoder::new(std::io::Cursor::new(&result.bytes)).unwrap();
+    assert_eq!(
+        decoder.icc_profile().unwrap().as_deref(),
+        Some(&profile[..])
+    );
+    // A CMYK JPEG too: same pixels, its colour space kept.
+    let cmyk = fixture("cmyk.jpg");
+    let result = compress(&cmyk, &options(Mode::Lossless)).unwrap();
+    assert_eq!(decode(&result.bytes).into_rgb8(), decode(&cmyk).into_rgb8());
+}
+
+#[test]
+fn lossless_keeps_a_jpeg_that_is_stored_turned() {
+    // Its pixels are rotated on decoding; re-encoding the stored coefficients would lose that.
+    let input = jpeg_with_orientation_6(48, 24);
     let result = compress(&input, &options(Mode::Lossless)).unwrap();
     assert!(result.kept_original);
     assert_eq!(result.bytes, input);
+}
+
+#[test]
+fn a_damaged_jpeg_in_lossless_mode_is_an_error_not_a_crash() {
+    let mut input = corpus("web_grace_hopper.jpg");
+    input.truncate(input.len() / 3);
+    // Whatever the decoder makes of a truncated file, the answer is a result or a typed error.
+    let _ = compress(&input, &options(Mode::Lossless));
 }
 
 #[test]

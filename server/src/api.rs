@@ -35,6 +35,7 @@ pub struct UsageBody {
 #[utoipa::path(
     get,
     path = "/api/v1/account",
+    summary = "The key's account and usage",
     tag = "Account",
     security(("api_key" = [])),
     responses(

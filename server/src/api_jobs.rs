@@ -339,6 +339,8 @@ async fn callback_url(state: &AppState, text: &str) -> Result<String, AppError> 
 #[utoipa::path(
     post,
     path = "/api/v1/jobs",
+    summary = "Create a batch job",
+    description = "`multipart/form-data`: optional `options` (JSON) and `callback_url` fields first, then one part per image with its filename. Checked while it streams; answers `202` with the job.",
     tag = "Batch jobs",
     security(("api_key" = [])),
     params(("Idempotency-Key" = Option<String>, Header,
@@ -499,6 +501,7 @@ pub struct CreateJobForm {
 #[utoipa::path(
     get,
     path = "/api/v1/jobs/{id}",
+    summary = "A job's status, progress and results",
     tag = "Batch jobs",
     security(("api_key" = [])),
     params(("id" = String, Path, description = "The job's id.")),
@@ -524,6 +527,7 @@ pub async fn get_job(
 #[utoipa::path(
     get,
     path = "/api/v1/jobs/{id}/archive.zip",
+    summary = "Every finished result as one ZIP",
     tag = "Batch jobs",
     security(("api_key" = [])),
     params(("id" = String, Path, description = "The job's id.")),
@@ -549,6 +553,7 @@ pub async fn archive(
 #[utoipa::path(
     delete,
     path = "/api/v1/jobs/{id}",
+    summary = "Delete a job's files now",
     tag = "Batch jobs",
     security(("api_key" = [])),
     params(("id" = String, Path, description = "The job's id.")),

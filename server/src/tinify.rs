@@ -94,6 +94,8 @@ struct SourceUrl {
 #[utoipa::path(
     post,
     path = "/shrink",
+    summary = "Compress one image",
+    description = "The body is the image itself, or `{\"source\":{\"url\":\"https://…\"}}` to fetch it (public http/https addresses only). Waits for a worker and answers like TinyPNG: `201`, `Location` and `Compression-Count` headers, sizes and the output URL.",
     tag = "Tinify-compatible",
     security(("api_key" = [])),
     request_body(description = "The image itself, or a JSON source URL.", content(
@@ -256,6 +258,8 @@ async fn wait_for(state: &AppState, item_id: &str) -> Result<job_files::OutputFi
 #[utoipa::path(
     get,
     path = "/output/{id}",
+    summary = "Download a compressed image",
+    description = "No key needed: the unguessable id is the credential, valid for the plan's retention. With a JSON body of commands (as Tinify's Python client sends them) it transforms like `POST`.",
     tag = "Tinify-compatible",
     params(("id" = String, Path, description = "The output's id, from `Location` or a job's item.")),
     responses(
@@ -415,6 +419,8 @@ fn parse_background(text: &str) -> Option<[u8; 3]> {
 #[utoipa::path(
     post,
     path = "/output/{id}",
+    summary = "Resize, convert or flatten a compressed image",
+    description = "Commands `resize`, `convert`, `transform` and `preserve`, one or several. The image is made again from its original and returned directly; counts as one compression.",
     tag = "Tinify-compatible",
     security(("api_key" = [])),
     params(("id" = String, Path, description = "The output's id.")),
