@@ -17,7 +17,7 @@ use app::{
     compress::{ItemStatus, ItemView, JobOptions},
     error::AppError,
     ssr::{
-        accounts,
+        accounts::{self, UserRow},
         api_jobs::{self, CallbackState},
         api_keys::ApiCaller,
         billing,
@@ -285,13 +285,17 @@ fn api_item(state: &AppState, item: &ItemView, files_deleted: bool) -> Result<Ap
     })
 }
 
-/// The key owner's upload policy and whether their plan has bulk ZIPs.
-async fn policy_of(state: &AppState, caller: &ApiCaller) -> Result<(UploadPolicy, bool), AppError> {
-    let user = accounts::find_by_id(&state.db, caller.user_id)
+/// The key's owner.
+async fn owner_of(state: &AppState, caller: &ApiCaller) -> Result<UserRow, AppError> {
+    accounts::find_by_id(&state.db, caller.user_id)
         .await?
-        .ok_or(AppError::Unauthorized)?;
-    let bulk_zip = billing::plan_state(state, &user).await?.plan.bulk_zip;
-    Ok((UploadPolicy::for_user(state, &user, now()).await?, bulk_zip))
+        .ok_or(AppError::Unauthorized)
+}
+
+/// Whether the key owner's plan has bulk ZIPs (reading a job is never refused for limits).
+async fn bulk_zip_of(state: &AppState, caller: &ApiCaller) -> Result<bool, AppError> {
+    let user = owner_of(state, caller).await?;
+    Ok(billing::plan_state(state, &user).await?.plan.bulk_zip)
 }
 
 /// The `Idempotency-Key` header, checked: 1 to 255 visible ASCII characters.
@@ -369,17 +373,32 @@ pub async fn create(
             rejection.body_text()
         ))
     })?;
-    let (policy, bulk_zip) = policy_of(&state, &caller).await?;
-    if let Some(key) = &key {
-        if let Some(job_id) = api_jobs::idempotent_job(&state.db, caller.user_id, key, now).await? {
-            drain(
-                &mut multipart,
-                policy.max_file_bytes.saturating_mul(policy.max_files),
-            )
-            .await;
-            return replay(&state, caller.user_id, &job_id, bulk_zip).await;
+    let user = owner_of(&state, &caller).await?;
+    // A retry is answered whatever the limits say now: the job it names exists already (and may
+    // be the very job that keeps the plan's concurrency busy). It is looked for again when the
+    // limits refuse, in case the original request committed in between.
+    let policy = match UploadPolicy::for_user(&state, &user, now).await {
+        Ok(policy) if key.is_none() => policy,
+        checked => {
+            let known = match &key {
+                Some(key) => api_jobs::idempotent_job(&state.db, caller.user_id, key, now).await?,
+                None => None,
+            };
+            match (known, checked) {
+                (Some(job_id), _) => {
+                    let shown = UploadPolicy::of_user(&state, &user, now).await?;
+                    drain(
+                        &mut multipart,
+                        shown.max_file_bytes.saturating_mul(shown.max_files),
+                    )
+                    .await;
+                    return replay(&state, caller.user_id, &job_id, shown.bulk_zip).await;
+                }
+                (None, checked) => checked?,
+            }
         }
-    }
+    };
+    let bulk_zip = policy.bulk_zip;
     let job_id = jobs::new_id();
     let mut batch = Batch::new(&state.storage, &policy, &job_id);
     let mut options_text = None;
@@ -517,7 +536,7 @@ pub async fn get_job(
     caller: ApiCaller,
     Path(job_id): Path<String>,
 ) -> Result<Json<ApiJob>, AppError> {
-    let (_, bulk_zip) = policy_of(&state, &caller).await?;
+    let bulk_zip = bulk_zip_of(&state, &caller).await?;
     Ok(Json(
         api_job(&state, caller.user_id, &job_id, bulk_zip).await?,
     ))
@@ -545,7 +564,7 @@ pub async fn archive(
     caller: ApiCaller,
     Path(job_id): Path<String>,
 ) -> Result<Response, AppError> {
-    let (_, bulk_zip) = policy_of(&state, &caller).await?;
+    let bulk_zip = bulk_zip_of(&state, &caller).await?;
     files::archive_response(&state, &Owner::User(caller.user_id), bulk_zip, &job_id).await
 }
 

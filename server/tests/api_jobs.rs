@@ -323,6 +323,10 @@ async fn bad_batches_are_refused_and_leave_nothing(backend: Backend) {
 async fn an_idempotency_key_names_one_job_and_one_charge(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (key, user_id) = user_with_key(&app, "dev@example.com", "pro").await;
+    // One job at a time: a retry must still be answered while its own job keeps the plan busy.
+    app::ssr::plans::set_field(&app.state.db, "pro", "concurrent_jobs", "1")
+        .await
+        .unwrap();
     let files = || vec![("a.png", png(5)), ("b.png", png(6))];
     let first = create_job(&app, &key, Some("order-1"), form(None, None, &files())).await;
     assert_eq!(first.status(), StatusCode::ACCEPTED);
@@ -335,6 +339,17 @@ async fn an_idempotency_key_names_one_job_and_one_charge(backend: Backend) {
     assert_eq!(again["id"], first["id"]);
     assert_eq!(job_rows(&app, user_id).await, 1);
     assert_eq!(stored_files(&app), 2, "the retry stored nothing");
+    // Reading the job is never refused for limits; a new key is, while the plan is busy.
+    let id = first["id"].as_str().unwrap();
+    assert_eq!(
+        get(&app, &key, &format!("/api/v1/jobs/{id}"))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let busy = create_job(&app, &key, Some("order-9"), form(None, None, &files())).await;
+    assert_eq!(busy.status(), StatusCode::TOO_MANY_REQUESTS);
+    work(&app).await;
 
     // Two requests with a new key at the same moment: one job, the loser's files deleted.
     let (a, b) = tokio::join!(
@@ -349,7 +364,11 @@ async fn an_idempotency_key_names_one_job_and_one_charge(backend: Backend) {
     assert_eq!(a["id"], b["id"]);
     assert_ne!(a["id"], first["id"]);
     assert_eq!(job_rows(&app, user_id).await, 2);
-    assert_eq!(stored_files(&app), 4);
+    assert_eq!(
+        stored_files(&app),
+        6,
+        "the first job's originals and results, the second's originals: the loser's are gone"
+    );
 
     work(&app).await;
     assert_eq!(
