@@ -367,12 +367,7 @@ pub async fn create(
 ) -> Result<Response, AppError> {
     let now = now();
     let key = idempotency_key(&headers)?;
-    let mut multipart = multipart.map_err(|rejection| {
-        AppError::BadRequest(format!(
-            "The body must be multipart/form-data: {}.",
-            rejection.body_text()
-        ))
-    })?;
+    let mut multipart = multipart.map_err(crate::uploads::not_multipart)?;
     let user = owner_of(&state, &caller).await?;
     // A retry is answered whatever the limits say now: the job it names exists already (and may
     // be the very job that keeps the plan's concurrency busy). It is looked for again when the

@@ -26,7 +26,10 @@ use app::{
     },
 };
 use axum::{
-    extract::{multipart::Field, Multipart, State},
+    extract::{
+        multipart::{Field, MultipartRejection},
+        Multipart, State,
+    },
     http::StatusCode,
     Json,
 };
@@ -40,8 +43,9 @@ pub async fn upload(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     session: Session,
-    mut multipart: Multipart,
+    multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<(StatusCode, Json<UploadAnswer>), AppError> {
+    let mut multipart = multipart.map_err(not_multipart)?;
     let session = AuthSession::new(session);
     let now = now();
     let user = match session.user_id().await? {
@@ -288,6 +292,14 @@ pub fn parse_options(text: &str) -> Result<JobOptions, AppError> {
         }
     }
     Ok(options)
+}
+
+/// A body that is not `multipart/form-data` at all, as a JSON error like every other.
+pub fn not_multipart(rejection: MultipartRejection) -> AppError {
+    AppError::BadRequest(format!(
+        "The body must be multipart/form-data: {}.",
+        rejection.body_text()
+    ))
 }
 
 fn interrupted(error: axum::extract::multipart::MultipartError) -> AppError {

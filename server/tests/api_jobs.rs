@@ -297,6 +297,25 @@ async fn bad_batches_are_refused_and_leave_nothing(backend: Backend) {
         let body: Value = response.json().await.unwrap();
         assert!(body["message"].as_str().unwrap().contains(says), "{body}");
     }
+    // Not multipart at all: a JSON error like every other, not a plain-text rejection.
+    let json = app
+        .client
+        .post(app.url("/api/v1/jobs"))
+        .basic_auth("api", Some(&key))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json.status(), StatusCode::BAD_REQUEST);
+    let body: Value = json.json().await.unwrap();
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("multipart/form-data"),
+        "{body}"
+    );
     // A free plan's job has no ZIP.
     let job: Value = create_job(&app, &key, None, form(None, None, &[("a.png", png(1))]))
         .await
