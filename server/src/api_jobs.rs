@@ -447,6 +447,7 @@ pub async fn create(
         let extras = JobExtras {
             idempotency: key.clone().map(|key| (caller.user_id, key)),
             callback_url,
+            admission: policy.admission(),
         };
         jobs::create_job_with(&state.db, &job, &batch.items, &extras, now).await
     }
@@ -461,6 +462,10 @@ pub async fn create(
             // Another request with the same key won the race: its job is the answer.
             batch.discard().await;
             replay(&state, caller.user_id, &existing, bulk_zip).await
+        }
+        Ok(Created::OverLimit(over)) => {
+            batch.discard().await;
+            Err(policy.over_limit_error(over, batch.items.len() as i64, now))
         }
         Err(error) => {
             batch.discard().await;

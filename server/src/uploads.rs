@@ -99,7 +99,18 @@ pub async fn upload(
                 priority: policy.priority,
                 expires_at: policy.expires_at,
             };
-            jobs::create_job(&state.db, &job, &batch.items, now).await
+            let extras = jobs::JobExtras {
+                admission: policy.admission(),
+                ..Default::default()
+            };
+            match jobs::create_job_with(&state.db, &job, &batch.items, &extras, now).await {
+                Ok(jobs::Created::New) => Ok(()),
+                Ok(jobs::Created::OverLimit(over)) => {
+                    Err(policy.over_limit_error(over, batch.items.len() as i64, now))
+                }
+                Ok(jobs::Created::Existing(_)) => Err(AppError::Internal),
+                Err(error) => Err(error),
+            }
         }
         Err(error) => Err(error),
     };

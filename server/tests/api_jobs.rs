@@ -432,6 +432,49 @@ async fn an_idempotency_key_names_one_job_and_one_charge(backend: Backend) {
     assert_eq!(job_rows(&app, user_id).await, 3);
 }
 
+async fn simultaneous_batches_cannot_both_pass_the_limits(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (key, user_id) = user_with_key(&app, "dev@example.com", "pro").await;
+    let files = || vec![("a.png", png(7)), ("b.png", png(8))];
+    let statuses = |a: &reqwest::Response, b: &reqwest::Response| {
+        let mut statuses = [a.status(), b.status()];
+        statuses.sort();
+        statuses
+    };
+    // One job at a time: of two batches sent at once, one runs and one is refused.
+    app::ssr::plans::set_field(&app.state.db, "pro", "concurrent_jobs", "1")
+        .await
+        .unwrap();
+    let (a, b) = tokio::join!(
+        create_job(&app, &key, None, form(None, None, &files())),
+        create_job(&app, &key, None, form(None, None, &files())),
+    );
+    assert_eq!(
+        statuses(&a, &b),
+        [StatusCode::ACCEPTED, StatusCode::TOO_MANY_REQUESTS]
+    );
+    assert_eq!(job_rows(&app, user_id).await, 1);
+    assert_eq!(stored_files(&app), 2, "the refused batch's files are gone");
+    work(&app).await;
+    // Three images left this month: two batches of two cannot both be queued.
+    app::ssr::plans::set_field(&app.state.db, "pro", "concurrent_jobs", "5")
+        .await
+        .unwrap();
+    app::ssr::plans::set_field(&app.state.db, "pro", "monthly_allowance", "5")
+        .await
+        .unwrap();
+    let (a, b) = tokio::join!(
+        create_job(&app, &key, None, form(None, None, &files())),
+        create_job(&app, &key, None, form(None, None, &files())),
+    );
+    assert_eq!(
+        statuses(&a, &b),
+        [StatusCode::ACCEPTED, StatusCode::TOO_MANY_REQUESTS]
+    );
+    work(&app).await;
+    assert_eq!(usage::used(&app.state.db, user_id, now()).await.unwrap(), 4);
+}
+
 /// A callback receiver: records each delivery and answers the next status of `plan` (then 200).
 #[derive(Clone, Default)]
 struct Receiver {
@@ -778,6 +821,7 @@ backend_tests!(
     a_batch_runs_to_results_a_zip_and_deletion_for_its_owner_only,
     bad_batches_are_refused_and_leave_nothing,
     an_idempotency_key_names_one_job_and_one_charge,
+    simultaneous_batches_cannot_both_pass_the_limits,
     callbacks_are_signed_retried_and_given_up,
     callbacks_to_private_addresses_are_refused,
     the_openapi_document_validates_and_the_api_keeps_to_it,

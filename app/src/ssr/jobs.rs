@@ -85,7 +85,7 @@ pub async fn create_job(
 ) -> Result<(String, Vec<String>), AppError> {
     match create_job_with(db, job, items, &JobExtras::default(), now).await? {
         Created::New => Ok((job.id.clone(), items.iter().map(|i| i.id.clone()).collect())),
-        Created::Existing(_) => Err(AppError::Internal),
+        Created::Existing(_) | Created::OverLimit(_) => Err(AppError::Internal),
     }
 }
 
@@ -100,6 +100,30 @@ pub struct JobExtras {
     pub idempotency: Option<(i64, String)>,
     /// Where to POST the finished job.
     pub callback_url: Option<String>,
+    /// The owner's limits, checked again inside the creating transaction.
+    pub admission: Option<Admission>,
+}
+
+/// A signed-in owner's limits, checked again inside the transaction that creates the job, after
+/// its items are written and under a per-user lock: two requests of one user at the same moment
+/// cannot both pass the checks made when they started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Admission {
+    /// The owner.
+    pub user_id: i64,
+    /// Jobs the plan runs at once.
+    pub concurrent_jobs: i64,
+    /// The plan's monthly images.
+    pub monthly_allowance: i64,
+}
+
+/// Which limit a job would break.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OverLimit {
+    /// More jobs would run at once than the plan allows.
+    ConcurrentJobs,
+    /// Counted and pending images would exceed the monthly allowance.
+    Allowance,
 }
 
 /// What [`create_job_with`] did.
@@ -109,6 +133,8 @@ pub enum Created {
     New,
     /// Nothing was created: the idempotency key already names this job.
     Existing(String),
+    /// Nothing was created: another request of the owner took what was left of a limit.
+    OverLimit(OverLimit),
 }
 
 /// Creates a job, its items and its extras in one transaction; a key that is already taken
@@ -122,8 +148,21 @@ pub async fn create_job_with(
 ) -> Result<Created, AppError> {
     let job_id = job.id.clone();
     let item_ids: Vec<String> = items.iter().map(|item| item.id.clone()).collect();
+    let lock_sql = match db {
+        // PostgreSQL: one creating transaction per user at a time (released at commit/rollback).
+        Db::Postgres(_) => "SELECT pg_advisory_xact_lock($1)",
+        // SQLite: the first write below takes the database's single write lock; this is a no-op
+        // read of the same shape.
+        Db::Sqlite(_) => "SELECT $1",
+    };
     on_pool!(db, pool => {
         let mut tx = pool.begin().await?;
+        if let Some(admission) = &extras.admission {
+            sqlx::query(lock_sql)
+                .bind(admission.user_id)
+                .execute(&mut *tx)
+                .await?;
+        }
         if let Some((user_id, key)) = &extras.idempotency {
             sqlx::query(
                 "DELETE FROM idempotency_keys WHERE user_id = $1 AND idempotency_key = $2 \
@@ -188,6 +227,42 @@ pub async fn create_job_with(
             .bind(now)
             .execute(&mut *tx)
             .await?;
+        }
+        if let Some(admission) = &extras.admission {
+            // This job's items are written: count them with everyone else's.
+            let active: i64 = sqlx::query_scalar(
+                "SELECT COUNT(DISTINCT j.id) FROM jobs j JOIN job_items i ON i.job_id = j.id \
+                 WHERE j.user_id = $1 AND i.status IN ('queued', 'running')",
+            )
+            .bind(admission.user_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            let pending: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM job_items i JOIN jobs j ON j.id = i.job_id \
+                 WHERE j.user_id = $1 AND i.status IN ('queued', 'running')",
+            )
+            .bind(admission.user_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            let used: i64 = sqlx::query_scalar(
+                "SELECT CAST(COALESCE(MAX(images), 0) AS BIGINT) FROM usage_counters \
+                 WHERE user_id = $1 AND month = $2",
+            )
+            .bind(admission.user_id)
+            .bind(usage::month_of(now))
+            .fetch_one(&mut *tx)
+            .await?;
+            let over = if active > admission.concurrent_jobs {
+                Some(OverLimit::ConcurrentJobs)
+            } else if used + pending > admission.monthly_allowance {
+                Some(OverLimit::Allowance)
+            } else {
+                None
+            };
+            if let Some(over) = over {
+                tx.rollback().await?;
+                return Ok(Created::OverLimit(over));
+            }
         }
         if let Some(url) = &extras.callback_url {
             sqlx::query(

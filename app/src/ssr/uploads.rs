@@ -49,6 +49,7 @@ pub struct UploadPolicy {
     pub bulk_zip: bool,
     /// Jobs the plan runs at once.
     concurrent_jobs: i64,
+    monthly_allowance: i64,
     visitor: bool,
 }
 
@@ -73,6 +74,7 @@ impl UploadPolicy {
             expires_at: now + plan.retention_secs,
             bulk_zip: plan.bulk_zip,
             concurrent_jobs: plan.concurrent_jobs,
+            monthly_allowance: plan.monthly_allowance,
             visitor: false,
         })
     }
@@ -83,18 +85,45 @@ impl UploadPolicy {
         let policy = Self::of_user(state, user, now).await?;
         let active = job_files::active_jobs(&state.db, user.id).await?;
         if active >= policy.concurrent_jobs {
-            return Err(AppError::TooManyRequests {
-                message: format!(
-                    "You have {active} job{} still compressing; the {} plan runs {} at a time. \
-                     Wait for one to finish, then drop these files again.",
-                    if active == 1 { "" } else { "s" },
-                    policy.plan_name,
-                    policy.concurrent_jobs
-                ),
-                retry_after_secs: 10,
-            });
+            return Err(policy.busy_error(active));
         }
         policy.unless_spent(now)
+    }
+
+    fn busy_error(&self, active: i64) -> AppError {
+        AppError::TooManyRequests {
+            message: format!(
+                "You have {active} job{} still compressing; the {} plan runs {} at a time. \
+                 Wait for one to finish, then drop these files again.",
+                if active == 1 { "" } else { "s" },
+                self.plan_name,
+                self.concurrent_jobs
+            ),
+            retry_after_secs: 10,
+        }
+    }
+
+    /// The limits a signed-in user's job is checked against again as it is created (none for a
+    /// visitor, whose daily count is by address).
+    pub fn admission(&self) -> Option<super::jobs::Admission> {
+        self.user_id.map(|user_id| super::jobs::Admission {
+            user_id,
+            concurrent_jobs: self.concurrent_jobs,
+            monthly_allowance: self.monthly_allowance,
+        })
+    }
+
+    /// The error for a job of `count` files that [`super::jobs::create_job_with`] found over a
+    /// limit (another request of the same user took what was left).
+    pub fn over_limit_error(&self, over: super::jobs::OverLimit, count: i64, now: i64) -> AppError {
+        match over {
+            super::jobs::OverLimit::ConcurrentJobs => self.busy_error(self.concurrent_jobs),
+            super::jobs::OverLimit::Allowance => Self {
+                images_left: 0,
+                ..self.clone()
+            }
+            .allowance_error(count, now),
+        }
     }
 
     /// What a visitor who is not signed in, known by `token`, may send from address `ip`,
@@ -121,6 +150,7 @@ impl UploadPolicy {
             bulk_zip: false,
             // Visitors are bounded by their daily images, not by jobs at once.
             concurrent_jobs: i64::MAX,
+            monthly_allowance: VISITOR_DAILY_IMAGES,
             visitor: true,
         })
     }
@@ -308,11 +338,22 @@ pub async fn queue_single(
         input_key: key.clone(),
         input_bytes,
     };
-    if let Err(error) = super::jobs::create_job(&state.db, &job, &[item], now).await {
-        let _ = state.storage.delete(&key).await;
-        return Err(error);
+    let extras = super::jobs::JobExtras {
+        admission: policy.admission(),
+        ..Default::default()
+    };
+    let created = super::jobs::create_job_with(&state.db, &job, &[item], &extras, now).await;
+    match created {
+        Ok(super::jobs::Created::New) => Ok((job_id, item_id)),
+        other => {
+            let _ = state.storage.delete(&key).await;
+            Err(match other {
+                Ok(super::jobs::Created::OverLimit(over)) => policy.over_limit_error(over, 1, now),
+                Err(error) => error,
+                Ok(_) => AppError::Internal,
+            })
+        }
     }
-    Ok((job_id, item_id))
 }
 
 #[cfg(test)]
