@@ -6,6 +6,8 @@ CREATE TABLE idempotency_keys (
     user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     idempotency_key TEXT NOT NULL,
     job_id TEXT NOT NULL,
+    -- SHA-256 of the request's fields and files, so that a key reused for another request is refused.
+    fingerprint TEXT NOT NULL,
     created_at BIGINT NOT NULL,
     PRIMARY KEY (user_id, idempotency_key)
 );

@@ -39,7 +39,10 @@ use serde::Serialize;
 use url::Url;
 use utoipa::ToSchema;
 
-use crate::{files, uploads::Batch};
+use crate::{
+    files,
+    uploads::{Batch, Fingerprint},
+};
 
 /// The header that makes a job creation safe to retry.
 pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
@@ -353,6 +356,7 @@ async fn callback_url(state: &AppState, text: &str) -> Result<String, AppError> 
     responses(
         (status = 202, description = "The job was queued (or, with a known Idempotency-Key, already was).", body = ApiJob),
         (status = 400, description = "No files, bad options, a bad callback_url or Idempotency-Key.", body = ErrorBody),
+        (status = 422, description = "The Idempotency-Key was used for a different request in the last 24 hours.", body = ErrorBody),
         (status = 401, description = "No valid API key.", body = ErrorBody),
         (status = 413, description = "A file, the number of files or the storage is over the plan's limit.", body = ErrorBody),
         (status = 415, description = "A file is not an image Slimage reads.", body = ErrorBody),
@@ -380,13 +384,13 @@ pub async fn create(
                 None => None,
             };
             match (known, checked) {
-                (Some(job_id), _) => {
+                (Some((job_id, fingerprint)), _) => {
                     let shown = UploadPolicy::of_user(&state, &user, now).await?;
-                    drain(
-                        &mut multipart,
-                        shown.max_file_bytes.saturating_mul(shown.max_files),
-                    )
-                    .await;
+                    let limit = shown.max_file_bytes.saturating_mul(shown.max_files);
+                    let sent = Fingerprint::of_unused(&mut multipart, limit).await.finish();
+                    if sent != fingerprint {
+                        return Err(key_reused());
+                    }
                     return replay(&state, caller.user_id, &job_id, shown.bulk_zip).await;
                 }
                 (None, checked) => checked?,
@@ -445,7 +449,9 @@ pub async fn create(
             expires_at: policy.expires_at,
         };
         let extras = JobExtras {
-            idempotency: key.clone().map(|key| (caller.user_id, key)),
+            idempotency: key
+                .clone()
+                .map(|key| (caller.user_id, key, batch.fingerprint.clone().finish())),
             callback_url,
             admission: policy.admission(),
         };
@@ -458,9 +464,16 @@ pub async fn create(
             let job = api_job(&state, caller.user_id, &job_id, bulk_zip).await?;
             Ok((StatusCode::ACCEPTED, Json(job)).into_response())
         }
-        Ok(Created::Existing(existing)) => {
-            // Another request with the same key won the race: its job is the answer.
+        Ok(Created::Existing {
+            job_id: existing,
+            fingerprint,
+        }) => {
+            // Another request with the same key won the race: its job is the answer, if it was
+            // the same request.
             batch.discard().await;
+            if batch.fingerprint.clone().finish() != fingerprint {
+                return Err(key_reused());
+            }
             replay(&state, caller.user_id, &existing, bulk_zip).await
         }
         Ok(Created::OverLimit(over)) => {
@@ -489,18 +502,13 @@ async fn replay(
     Ok(response)
 }
 
-/// Reads and drops up to `limit` bytes of a body that will not be used, so that the client can
-/// finish sending and read the answer.
-async fn drain(multipart: &mut Multipart, limit: i64) {
-    let mut read: i64 = 0;
-    while let Ok(Some(mut field)) = multipart.next_field().await {
-        while let Ok(Some(chunk)) = field.chunk().await {
-            read += chunk.len() as i64;
-            if read > limit {
-                return;
-            }
-        }
-    }
+/// 422 for an idempotency key sent again with another request.
+fn key_reused() -> AppError {
+    AppError::invalid(
+        "Idempotency-Key",
+        "This Idempotency-Key was used in the last 24 hours for a different request (other \
+         options or files); nothing was created. Use a new key for a new request.",
+    )
 }
 
 /// The form of `POST /api/v1/jobs` (for the OpenAPI document).

@@ -33,6 +33,7 @@ use axum::{
     http::StatusCode,
     Json,
 };
+use sha2::{Digest, Sha256};
 use tower_sessions::Session;
 
 /// Bytes looked at to recognise a format (the engine's sniffer needs at most this many).
@@ -108,7 +109,7 @@ pub async fn upload(
                 Ok(jobs::Created::OverLimit(over)) => {
                     Err(policy.over_limit_error(over, batch.items.len() as i64, now))
                 }
-                Ok(jobs::Created::Existing(_)) => Err(AppError::Internal),
+                Ok(jobs::Created::Existing { .. }) => Err(AppError::Internal),
                 Err(error) => Err(error),
             }
         }
@@ -126,6 +127,74 @@ pub async fn upload(
 /// Form fields other than files are at most this long.
 const MAX_FIELD_BYTES: usize = 64 * 1024;
 
+/// A SHA-256 of a multipart request's fields and files in order (names, texts, filenames, bytes),
+/// which tells a retried request from a different one under the same idempotency key.
+#[derive(Default, Clone)]
+pub struct Fingerprint(Sha256);
+
+impl Fingerprint {
+    /// A text field.
+    pub fn text(&mut self, name: &str, text: &[u8]) {
+        self.0.update(b"T");
+        self.0.update(name.as_bytes());
+        self.0.update([0]);
+        self.0.update(text);
+        self.0.update([0xFF]);
+    }
+
+    /// The start of a file part.
+    pub fn file(&mut self, filename: &str) {
+        self.0.update(b"F");
+        self.0.update(filename.as_bytes());
+        self.0.update([0]);
+    }
+
+    /// Bytes of the current file.
+    pub fn bytes(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    /// The end of a file part.
+    pub fn end_file(&mut self) {
+        self.0.update([0xFF]);
+    }
+
+    /// The hex digest.
+    pub fn finish(self) -> String {
+        hex::encode(self.0.finalize())
+    }
+
+    /// Reads and fingerprints a request that will not be used (a replayed idempotent request), up
+    /// to `limit` bytes, so that the client can finish sending and read the answer.
+    pub async fn of_unused(multipart: &mut Multipart, limit: i64) -> Self {
+        let mut fingerprint = Self::default();
+        let mut read: i64 = 0;
+        while let Ok(Some(mut field)) = multipart.next_field().await {
+            let filename = field.file_name().map(str::to_string);
+            let name = field.name().unwrap_or_default().to_string();
+            let mut text = Vec::new();
+            if let Some(filename) = &filename {
+                fingerprint.file(filename);
+            }
+            while let Ok(Some(chunk)) = field.chunk().await {
+                read += chunk.len() as i64;
+                if read > limit {
+                    return fingerprint;
+                }
+                match filename {
+                    Some(_) => fingerprint.bytes(&chunk),
+                    None => text.extend_from_slice(&chunk),
+                }
+            }
+            match filename {
+                Some(_) => fingerprint.end_file(),
+                None => fingerprint.text(&name, &text),
+            }
+        }
+        fingerprint
+    }
+}
+
 /// The files of one upload (the compress page's or the batch API's) as they arrive.
 pub struct Batch<'a> {
     storage: &'a Storage,
@@ -135,6 +204,8 @@ pub struct Batch<'a> {
     pub items: Vec<NewItem>,
     /// Their bytes.
     pub bytes: i64,
+    /// The request so far.
+    pub fingerprint: Fingerprint,
 }
 
 impl<'a> Batch<'a> {
@@ -146,6 +217,7 @@ impl<'a> Batch<'a> {
             job_id,
             items: Vec::new(),
             bytes: 0,
+            fingerprint: Fingerprint::default(),
         }
     }
 
@@ -166,6 +238,7 @@ impl<'a> Batch<'a> {
                     )));
                 }
                 let text = read_text(field).await?;
+                self.fingerprint.text(&name, text.as_bytes());
                 field_text(&name, &text)?;
                 continue;
             }
@@ -178,7 +251,9 @@ impl<'a> Batch<'a> {
             })?;
             let count = self.items.len() as i64 + 1;
             self.policy.admit_file(count, &name, now)?;
+            self.fingerprint.file(&raw_name);
             self.store_file(field, name).await?;
+            self.fingerprint.end_file();
         }
         Ok(())
     }
@@ -195,6 +270,7 @@ impl<'a> Batch<'a> {
             while let Some(chunk) = field.chunk().await.map_err(interrupted)? {
                 size += chunk.len() as i64;
                 self.policy.admit_bytes(&name, size, self.bytes + size)?;
+                self.fingerprint.bytes(&chunk);
                 match writer.as_mut() {
                     Some(writer) => write(writer, &chunk).await?,
                     None => {

@@ -358,6 +358,24 @@ async fn an_idempotency_key_names_one_job_and_one_charge(backend: Backend) {
     assert_eq!(again["id"], first["id"]);
     assert_eq!(job_rows(&app, user_id).await, 1);
     assert_eq!(stored_files(&app), 2, "the retry stored nothing");
+    // The same key with other files or options is a mistake, not a retry.
+    for form in [
+        form(None, None, &[("a.png", png(5)), ("b.png", png(7))]),
+        form(Some(r#"{"mode":"small"}"#), None, &files()),
+    ] {
+        let reused = create_job(&app, &key, Some("order-1"), form).await;
+        assert_eq!(reused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let body: Value = reused.json().await.unwrap();
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains("different request"),
+            "{body}"
+        );
+    }
+    assert_eq!(job_rows(&app, user_id).await, 1);
+    assert_eq!(stored_files(&app), 2);
     // Reading the job is never refused for limits; a new key is, while the plan is busy.
     let id = first["id"].as_str().unwrap();
     assert_eq!(

@@ -17,16 +17,17 @@ pub fn callback_backoff_secs(attempts: i64) -> i64 {
     (10 * 3_i64.pow(exponent)).min(7200)
 }
 
-/// The job `key` names for `user_id`, when it was used in the last 24 hours.
+/// The job `key` names for `user_id` and the fingerprint of the request that created it, when the
+/// key was used in the last 24 hours.
 pub async fn idempotent_job(
     db: &Db,
     user_id: i64,
     key: &str,
     now: i64,
-) -> Result<Option<String>, AppError> {
-    Ok(on_pool!(db, pool => sqlx::query_scalar(
-        "SELECT job_id FROM idempotency_keys WHERE user_id = $1 AND idempotency_key = $2 \
-         AND created_at > $3",
+) -> Result<Option<(String, String)>, AppError> {
+    Ok(on_pool!(db, pool => sqlx::query_as(
+        "SELECT job_id, fingerprint FROM idempotency_keys WHERE user_id = $1 \
+         AND idempotency_key = $2 AND created_at > $3",
     )
     .bind(user_id)
     .bind(key)

@@ -85,7 +85,7 @@ pub async fn create_job(
 ) -> Result<(String, Vec<String>), AppError> {
     match create_job_with(db, job, items, &JobExtras::default(), now).await? {
         Created::New => Ok((job.id.clone(), items.iter().map(|i| i.id.clone()).collect())),
-        Created::Existing(_) | Created::OverLimit(_) => Err(AppError::Internal),
+        Created::Existing { .. } | Created::OverLimit(_) => Err(AppError::Internal),
     }
 }
 
@@ -95,9 +95,9 @@ pub const IDEMPOTENCY_SECS: i64 = 24 * 3600;
 /// What an API job carries besides its files.
 #[derive(Debug, Clone, Default)]
 pub struct JobExtras {
-    /// `(user, Idempotency-Key)`: the job is recorded under the key, and not created when the key
-    /// already names a job of the last 24 hours.
-    pub idempotency: Option<(i64, String)>,
+    /// `(user, Idempotency-Key, fingerprint of the request)`: the job is recorded under the key,
+    /// and not created when the key already names a job of the last 24 hours.
+    pub idempotency: Option<(i64, String, String)>,
     /// Where to POST the finished job.
     pub callback_url: Option<String>,
     /// The owner's limits, checked again inside the creating transaction.
@@ -131,8 +131,13 @@ pub enum OverLimit {
 pub enum Created {
     /// The job and its items exist now.
     New,
-    /// Nothing was created: the idempotency key already names this job.
-    Existing(String),
+    /// Nothing was created: the idempotency key already names a job.
+    Existing {
+        /// That job.
+        job_id: String,
+        /// The fingerprint of the request that created it.
+        fingerprint: String,
+    },
     /// Nothing was created: another request of the owner took what was left of a limit.
     OverLimit(OverLimit),
 }
@@ -163,7 +168,7 @@ pub async fn create_job_with(
                 .execute(&mut *tx)
                 .await?;
         }
-        if let Some((user_id, key)) = &extras.idempotency {
+        if let Some((user_id, key, fingerprint)) = &extras.idempotency {
             sqlx::query(
                 "DELETE FROM idempotency_keys WHERE user_id = $1 AND idempotency_key = $2 \
                  AND created_at <= $3",
@@ -174,12 +179,14 @@ pub async fn create_job_with(
             .execute(&mut *tx)
             .await?;
             let taken = sqlx::query(
-                "INSERT INTO idempotency_keys (user_id, idempotency_key, job_id, created_at) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, idempotency_key) DO NOTHING",
+                "INSERT INTO idempotency_keys (user_id, idempotency_key, job_id, fingerprint, \
+                 created_at) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (user_id, idempotency_key) DO NOTHING",
             )
             .bind(user_id)
             .bind(key)
             .bind(&job_id)
+            .bind(fingerprint)
             .bind(now)
             .execute(&mut *tx)
             .await?
@@ -187,14 +194,19 @@ pub async fn create_job_with(
                 == 0;
             if taken {
                 tx.rollback().await?;
-                let existing: Option<String> = sqlx::query_scalar(
-                    "SELECT job_id FROM idempotency_keys WHERE user_id = $1 AND idempotency_key = $2",
+                let existing: Option<(String, String)> = sqlx::query_as(
+                    "SELECT job_id, fingerprint FROM idempotency_keys \
+                     WHERE user_id = $1 AND idempotency_key = $2",
                 )
                 .bind(user_id)
                 .bind(key)
                 .fetch_optional(pool)
                 .await?;
-                return Ok(Created::Existing(existing.ok_or(AppError::Internal)?));
+                let (job_id, fingerprint) = existing.ok_or(AppError::Internal)?;
+                return Ok(Created::Existing {
+                    job_id,
+                    fingerprint,
+                });
             }
         }
         sqlx::query(
