@@ -39,6 +39,9 @@ pub enum AppError {
     /// The file is not a supported image.
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// The client stopped sending the request's body.
+    #[error("{0}")]
+    RequestTimeout(String),
     /// A limit was reached; retry after the given number of seconds.
     #[error("{message}")]
     TooManyRequests {
@@ -66,6 +69,7 @@ impl AppError {
             Self::NotFound => "NotFound",
             Self::PayloadTooLarge(_) => "PayloadTooLarge",
             Self::UnsupportedMediaType(_) => "UnsupportedFile",
+            Self::RequestTimeout(_) => "RequestTimeout",
             Self::TooManyRequests { .. } => "TooManyRequests",
             Self::Unavailable => "ServiceUnavailable",
             Self::Internal => "InternalServerError",
@@ -82,6 +86,7 @@ impl AppError {
             Self::NotFound => 404,
             Self::PayloadTooLarge(_) => 413,
             Self::UnsupportedMediaType(_) => 415,
+            Self::RequestTimeout(_) => 408,
             Self::TooManyRequests { .. } => 429,
             Self::Unavailable => 503,
             Self::Internal => 500,
@@ -146,6 +151,7 @@ mod tests {
             AppError::NotFound,
             AppError::PayloadTooLarge("x".into()),
             AppError::UnsupportedMediaType("x".into()),
+            AppError::RequestTimeout("x".into()),
             AppError::TooManyRequests {
                 message: "x".into(),
                 retry_after_secs: 1,

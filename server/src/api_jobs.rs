@@ -356,6 +356,7 @@ async fn callback_url(state: &AppState, text: &str) -> Result<String, AppError> 
     responses(
         (status = 202, description = "The job was queued (or, with a known Idempotency-Key, already was).", body = ApiJob),
         (status = 400, description = "No files, bad options, a bad callback_url or Idempotency-Key.", body = ErrorBody),
+        (status = 408, description = "The client sent nothing for 30 seconds; nothing was kept.", body = ErrorBody),
         (status = 422, description = "The Idempotency-Key was used for a different request in the last 24 hours.", body = ErrorBody),
         (status = 401, description = "No valid API key.", body = ErrorBody),
         (status = 413, description = "A file, the number of files or the storage is over the plan's limit.", body = ErrorBody),

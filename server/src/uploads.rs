@@ -229,7 +229,7 @@ impl<'a> Batch<'a> {
         now: i64,
         mut field_text: impl FnMut(&str, &str) -> Result<(), AppError>,
     ) -> Result<(), AppError> {
-        while let Some(field) = multipart.next_field().await.map_err(interrupted)? {
+        while let Some(field) = within(multipart.next_field()).await? {
             if field.file_name().is_none() {
                 let name = field.name().unwrap_or_default().to_string();
                 if !self.items.is_empty() {
@@ -267,7 +267,7 @@ impl<'a> Batch<'a> {
         let mut writer = None;
         let mut size: i64 = 0;
         let outcome: Result<(), AppError> = async {
-            while let Some(chunk) = field.chunk().await.map_err(interrupted)? {
+            while let Some(chunk) = within(field.chunk()).await? {
                 size += chunk.len() as i64;
                 self.policy.admit_bytes(&name, size, self.bytes + size)?;
                 self.fingerprint.bytes(&chunk);
@@ -352,7 +352,7 @@ async fn write(writer: &mut app::ssr::storage::ObjectWriter, bytes: &[u8]) -> Re
 async fn read_text(mut field: Field<'_>) -> Result<String, AppError> {
     let name = field.name().unwrap_or_default().to_string();
     let mut bytes = Vec::new();
-    while let Some(chunk) = field.chunk().await.map_err(interrupted)? {
+    while let Some(chunk) = within(field.chunk()).await? {
         bytes.extend_from_slice(&chunk);
         if bytes.len() > MAX_FIELD_BYTES {
             return Err(AppError::BadRequest(format!(
@@ -387,6 +387,24 @@ pub fn not_multipart(rejection: MultipartRejection) -> AppError {
         "The body must be multipart/form-data: {}.",
         rejection.body_text()
     ))
+}
+
+/// How long an upload may send nothing before it is given up (a client that trickles or stalls
+/// would otherwise hold its connection and its stored files forever).
+pub const STALL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// `read`, unless the client sends nothing for [`STALL`].
+async fn within<T>(
+    read: impl std::future::Future<Output = Result<T, axum::extract::multipart::MultipartError>>,
+) -> Result<T, AppError> {
+    match tokio::time::timeout(STALL, read).await {
+        Ok(read) => read.map_err(interrupted),
+        Err(_) => Err(AppError::RequestTimeout(format!(
+            "The upload stalled: nothing arrived for {} seconds, so it was stopped and nothing \
+             was kept. Try again.",
+            STALL.as_secs()
+        ))),
+    }
 }
 
 fn interrupted(error: axum::extract::multipart::MultipartError) -> AppError {

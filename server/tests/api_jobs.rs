@@ -493,6 +493,44 @@ async fn simultaneous_batches_cannot_both_pass_the_limits(backend: Backend) {
     assert_eq!(usage::used(&app.state.db, user_id, now()).await.unwrap(), 4);
 }
 
+/// A client that sends half a file and then nothing is cut off after 30 s with 408, and nothing of
+/// its upload is kept.
+async fn a_stalled_upload_is_stopped_and_leaves_nothing(backend: Backend) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn(backend).await;
+    let (key, user_id) = user_with_key(&app, "dev@example.com", "pro").await;
+    let image = png(9);
+    let head = "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n\
+                Content-Type: image/png\r\n\r\n";
+    let auth = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        format!("api:{key}"),
+    );
+    let request = format!(
+        "POST /api/v1/jobs HTTP/1.1\r\nHost: {}\r\nAuthorization: Basic {auth}\r\n\
+         Content-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: {}\r\n\r\n{head}",
+        app.addr,
+        head.len() + image.len() + 100,
+    );
+    let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    stream.write_all(&image[..image.len() / 2]).await.unwrap();
+    stream.flush().await.unwrap();
+    // Nothing more is sent; the server answers on its own.
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(90),
+        stream.read_to_end(&mut answer),
+    )
+    .await
+    .expect("the server answered a stalled upload");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("stalled"), "{answer}");
+    assert_eq!(job_rows(&app, user_id).await, 0);
+    assert_eq!(stored_files(&app), 0);
+}
+
 /// A callback receiver: records each delivery and answers the next status of `plan` (then 200).
 #[derive(Clone, Default)]
 struct Receiver {
@@ -840,6 +878,7 @@ backend_tests!(
     bad_batches_are_refused_and_leave_nothing,
     an_idempotency_key_names_one_job_and_one_charge,
     simultaneous_batches_cannot_both_pass_the_limits,
+    a_stalled_upload_is_stopped_and_leaves_nothing,
     callbacks_are_signed_retried_and_given_up,
     callbacks_to_private_addresses_are_refused,
     the_openapi_document_validates_and_the_api_keeps_to_it,
