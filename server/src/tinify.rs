@@ -23,7 +23,7 @@ use app::{
     },
 };
 use axum::{
-    body::{to_bytes, Body},
+    body::Body,
     extract::{Path, State},
     http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
@@ -111,6 +111,7 @@ struct SourceUrl {
                     ("Compression-Count" = i64, description = "Compressions this month."))),
         (status = 400, description = "Empty body (`InputMissing`), bad JSON, or a source URL that is refused.", body = ErrorBody),
         (status = 401, description = "No valid API key.", body = ErrorBody),
+        (status = 408, description = "The client sent nothing for 30 seconds.", body = ErrorBody),
         (status = 413, description = "Larger than the plan's largest file.", body = ErrorBody),
         (status = 415, description = "Not an image Slimage reads (`UnsupportedFile`).", body = ErrorBody),
         (status = 429, description = "The monthly allowance or the rate limit is exhausted.", body = ErrorBody),
@@ -131,13 +132,7 @@ pub async fn shrink(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
     let policy = UploadPolicy::for_user(&state, &user, now).await?;
-    let limit = usize::try_from(policy.max_file_bytes).unwrap_or(usize::MAX);
-    let bytes = to_bytes(body, limit.saturating_add(1)).await.map_err(|_| {
-        AppError::PayloadTooLarge(format!(
-            "The file is larger than the {} plan accepts ({} bytes).",
-            policy.plan_name, policy.max_file_bytes
-        ))
-    })?;
+    let bytes = read_body(body, &policy).await?;
     let bytes: Vec<u8> = if is_json && !bytes.is_empty() {
         let body: ShrinkSource = serde_json::from_slice(&bytes).map_err(|_| {
             AppError::BadRequest(
@@ -212,6 +207,36 @@ pub async fn shrink(
         response.headers_mut().insert(header::LOCATION, location);
     }
     Ok(response)
+}
+
+/// The request body, at most the plan's largest file, given up when nothing arrives for
+/// [`crate::uploads::STALL`].
+async fn read_body(body: Body, policy: &UploadPolicy) -> Result<Vec<u8>, AppError> {
+    use futures::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut bytes = Vec::new();
+    loop {
+        let next = tokio::time::timeout(crate::uploads::STALL, stream.next())
+            .await
+            .map_err(|_| crate::uploads::stalled())?;
+        match next {
+            None => return Ok(bytes),
+            Some(Ok(chunk)) => {
+                bytes.extend_from_slice(&chunk);
+                if bytes.len() as i64 > policy.max_file_bytes {
+                    return Err(AppError::PayloadTooLarge(format!(
+                        "The file is larger than the {} plan accepts ({} bytes).",
+                        policy.plan_name, policy.max_file_bytes
+                    )));
+                }
+            }
+            Some(Err(_)) => {
+                return Err(AppError::BadRequest(
+                    "The upload was interrupted; nothing was kept.".into(),
+                ))
+            }
+        }
+    }
 }
 
 /// An image answer as Tinify sends it: the bytes with their type and dimensions.

@@ -399,12 +399,17 @@ async fn within<T>(
 ) -> Result<T, AppError> {
     match tokio::time::timeout(STALL, read).await {
         Ok(read) => read.map_err(interrupted),
-        Err(_) => Err(AppError::RequestTimeout(format!(
-            "The upload stalled: nothing arrived for {} seconds, so it was stopped and nothing \
-             was kept. Try again.",
-            STALL.as_secs()
-        ))),
+        Err(_) => Err(stalled()),
     }
+}
+
+/// The 408 of an upload that sent nothing for [`STALL`].
+pub fn stalled() -> AppError {
+    AppError::RequestTimeout(format!(
+        "The upload stalled: nothing arrived for {} seconds, so it was stopped and nothing was \
+         kept. Try again.",
+        STALL.as_secs()
+    ))
 }
 
 fn interrupted(error: axum::extract::multipart::MultipartError) -> AppError {

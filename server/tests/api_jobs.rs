@@ -493,30 +493,31 @@ async fn simultaneous_batches_cannot_both_pass_the_limits(backend: Backend) {
     assert_eq!(usage::used(&app.state.db, user_id, now()).await.unwrap(), 4);
 }
 
-/// A client that sends half a file and then nothing is cut off after 30 s with 408, and nothing of
-/// its upload is kept.
-async fn a_stalled_upload_is_stopped_and_leaves_nothing(backend: Backend) {
+/// Sends `head` and half of `body` for `path` with `key`, then nothing; returns the server's
+/// answer (it must come on its own).
+async fn stall(
+    app: &TestApp,
+    key: &str,
+    path: &str,
+    content_type: &str,
+    head: &str,
+    body: &[u8],
+) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let app = TestApp::spawn(backend).await;
-    let (key, user_id) = user_with_key(&app, "dev@example.com", "pro").await;
-    let image = png(9);
-    let head = "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n\
-                Content-Type: image/png\r\n\r\n";
     let auth = base64::Engine::encode(
         &base64::engine::general_purpose::STANDARD,
         format!("api:{key}"),
     );
     let request = format!(
-        "POST /api/v1/jobs HTTP/1.1\r\nHost: {}\r\nAuthorization: Basic {auth}\r\n\
-         Content-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: {}\r\n\r\n{head}",
+        "POST {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Basic {auth}\r\n\
+         Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{head}",
         app.addr,
-        head.len() + image.len() + 100,
+        head.len() + body.len() + 100,
     );
     let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
     stream.write_all(request.as_bytes()).await.unwrap();
-    stream.write_all(&image[..image.len() / 2]).await.unwrap();
+    stream.write_all(&body[..body.len() / 2]).await.unwrap();
     stream.flush().await.unwrap();
-    // Nothing more is sent; the server answers on its own.
     let mut answer = Vec::new();
     let _ = tokio::time::timeout(
         std::time::Duration::from_secs(90),
@@ -524,9 +525,32 @@ async fn a_stalled_upload_is_stopped_and_leaves_nothing(backend: Backend) {
     )
     .await
     .expect("the server answered a stalled upload");
-    let answer = String::from_utf8_lossy(&answer);
-    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
-    assert!(answer.contains("stalled"), "{answer}");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// A client that sends half a file and then nothing is cut off after 30 s with 408, and nothing of
+/// its upload is kept: a batch job's multipart body, and `/shrink`'s raw one.
+async fn a_stalled_upload_is_stopped_and_leaves_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (key, user_id) = user_with_key(&app, "dev@example.com", "pro").await;
+    let image = png(9);
+    let head = "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n\
+                Content-Type: image/png\r\n\r\n";
+    let (batch, shrink) = tokio::join!(
+        stall(
+            &app,
+            &key,
+            "/api/v1/jobs",
+            "multipart/form-data; boundary=XyZ",
+            head,
+            &image
+        ),
+        stall(&app, &key, "/shrink", "image/png", "", &image),
+    );
+    for answer in [batch, shrink] {
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+        assert!(answer.contains("stalled"), "{answer}");
+    }
     assert_eq!(job_rows(&app, user_id).await, 0);
     assert_eq!(stored_files(&app), 0);
 }
