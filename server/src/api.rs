@@ -2,7 +2,7 @@
 
 use app::{
     error::AppError,
-    ssr::{accounts, api_keys::ApiCaller, billing, db::now, state::AppState, usage},
+    ssr::{api_keys::ApiCaller, billing, db::now, state::AppState, usage},
 };
 use axum::{extract::State, Json};
 use serde::Serialize;
@@ -48,9 +48,7 @@ pub async fn account(
     State(state): State<AppState>,
     caller: ApiCaller,
 ) -> Result<Json<AccountBody>, AppError> {
-    let user = accounts::find_by_id(&state.db, caller.user_id)
-        .await?
-        .ok_or(AppError::Unauthorized)?;
+    let user = caller.user(&state.db).await?;
     let plan = billing::plan_state(&state, &user).await?.plan;
     let used = usage::usage(&state.db, user.id, &plan, now()).await?;
     Ok(Json(AccountBody {

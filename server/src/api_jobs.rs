@@ -17,7 +17,6 @@ use app::{
     compress::{ItemStatus, ItemView, JobOptions},
     error::AppError,
     ssr::{
-        accounts::{self, UserRow},
         api_jobs::{self, CallbackState},
         api_keys::ApiCaller,
         billing,
@@ -213,6 +212,16 @@ fn public(state: &AppState, path: &str) -> Result<String, AppError> {
         .to_string())
 }
 
+/// `PUBLIC_URL/output/{item}`: where an item's result downloads (Tinify's output URL).
+pub fn output_url(state: &AppState, item_id: &str) -> Result<String, AppError> {
+    public(state, &format!("/output/{item_id}"))
+}
+
+/// Output size ÷ input size to four decimals, as Tinify reports it.
+pub fn ratio(output_bytes: i64, input_bytes: i64) -> f64 {
+    (output_bytes as f64 / input_bytes.max(1) as f64 * 10_000.0).round() / 10_000.0
+}
+
 /// Job `job_id` of `user_id` as the API shows it (404 when it is not theirs).
 pub async fn api_job(
     state: &AppState,
@@ -269,11 +278,11 @@ fn api_item(state: &AppState, item: &ItemView, files_deleted: bool) -> Result<Ap
             media_type: media_type_of(item.format.as_deref()).to_string(),
             width: item.width.unwrap_or(0),
             height: item.height.unwrap_or(0),
-            ratio: (size as f64 / item.input_bytes.max(1) as f64 * 10_000.0).round() / 10_000.0,
+            ratio: ratio(size, item.input_bytes),
             score: item.score,
             kept_original: item.kept_original,
             url: (!files_deleted)
-                .then(|| public(state, &format!("/output/{}", item.id)))
+                .then(|| output_url(state, &item.id))
                 .transpose()?,
         }),
         _ => None,
@@ -288,16 +297,9 @@ fn api_item(state: &AppState, item: &ItemView, files_deleted: bool) -> Result<Ap
     })
 }
 
-/// The key's owner.
-async fn owner_of(state: &AppState, caller: &ApiCaller) -> Result<UserRow, AppError> {
-    accounts::find_by_id(&state.db, caller.user_id)
-        .await?
-        .ok_or(AppError::Unauthorized)
-}
-
 /// Whether the key owner's plan has bulk ZIPs (reading a job is never refused for limits).
 async fn bulk_zip_of(state: &AppState, caller: &ApiCaller) -> Result<bool, AppError> {
-    let user = owner_of(state, caller).await?;
+    let user = caller.user(&state.db).await?;
     Ok(billing::plan_state(state, &user).await?.plan.bulk_zip)
 }
 
@@ -373,7 +375,7 @@ pub async fn create(
     let now = now();
     let key = idempotency_key(&headers)?;
     let mut multipart = multipart.map_err(crate::uploads::not_multipart)?;
-    let user = owner_of(&state, &caller).await?;
+    let user = caller.user(&state.db).await?;
     // A retry is answered whatever the limits say now: the job it names exists already (and may
     // be the very job that keeps the plan's concurrency busy). It is looked for again when the
     // limits refuse, in case the original request committed in between.

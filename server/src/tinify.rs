@@ -13,7 +13,6 @@ use app::{
     compress::{ItemStatus, ItemView, JobOptions, OutputChoice, ResizeMethod, ResizeSpec},
     error::AppError,
     ssr::{
-        accounts,
         api_keys::ApiCaller,
         db::now,
         http_error::ErrorBody,
@@ -33,7 +32,7 @@ use serde::Serialize;
 
 use utoipa::ToSchema;
 
-use crate::api_jobs::media_type_of;
+use crate::api_jobs::{media_type_of, output_url, ratio};
 
 /// How long `/shrink` waits for a worker before answering 503.
 const WAIT: Duration = Duration::from_secs(300);
@@ -124,9 +123,7 @@ pub async fn shrink(
     body: Body,
 ) -> Result<Response, AppError> {
     let now = now();
-    let user = accounts::find_by_id(&state.db, caller.user_id)
-        .await?
-        .ok_or(AppError::Unauthorized)?;
+    let user = caller.user(&state.db).await?;
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -178,12 +175,7 @@ pub async fn shrink(
                 .unwrap_or("The file could not be compressed."),
         ));
     }
-    let url = state
-        .settings
-        .public_url
-        .join(&format!("/output/{item_id}"))
-        .map_err(|_| AppError::Internal)?
-        .to_string();
+    let url = output_url(&state, &item_id)?;
     let output_size = view.output_bytes.unwrap_or(view.input_bytes);
     let body = ShrinkBody {
         input: InputBody {
@@ -197,8 +189,7 @@ pub async fn shrink(
             media_type: media_type_of(view.format.as_deref()),
             width: view.width.unwrap_or(0),
             height: view.height.unwrap_or(0),
-            ratio: (output_size as f64 / view.input_bytes.max(1) as f64 * 10_000.0).round()
-                / 10_000.0,
+            ratio: ratio(output_size, view.input_bytes),
             url: url.clone(),
         },
     };
@@ -488,9 +479,7 @@ async fn transformed(
         .await?
         .filter(|f| f.user_id == Some(caller.user_id))
         .ok_or(AppError::NotFound)?;
-    let user = accounts::find_by_id(&state.db, caller.user_id)
-        .await?
-        .ok_or(AppError::Unauthorized)?;
+    let user = caller.user(&state.db).await?;
     let policy = UploadPolicy::for_user(state, &user, now).await?;
     let original = state.storage.get(&found.input_key).await?;
     let (_, item_id) = queue_single(state, &policy, "image", original, &options, true, now).await?;

@@ -603,6 +603,25 @@ async fn eventually(mut done: impl FnMut() -> bool) {
     panic!("the condition did not hold within 20 s");
 }
 
+/// `job_id`'s callback once `done` holds for it (waiting up to 20 s).
+async fn callback_when(
+    app: &TestApp,
+    job_id: &str,
+    done: impl Fn(&api_jobs::CallbackState) -> bool,
+) -> api_jobs::CallbackState {
+    for _ in 0..400 {
+        let state = api_jobs::callback_state(&app.state.db, job_id)
+            .await
+            .unwrap()
+            .expect("the job has a callback");
+        if done(&state) {
+            return state;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the callback did not reach the expected state within 20 s");
+}
+
 /// Checks `Slimage-Signature` the way docs/API.md tells users to; returns its timestamp.
 fn verify(secret: &str, signature: &str, body: &[u8]) -> Result<i64, hmac::digest::MacError> {
     let (t, v1) = signature
@@ -647,16 +666,7 @@ async fn callbacks_are_signed_retried_and_given_up(backend: Backend) {
     work(&app).await;
     // The server's own loop sends it within a second or so; the receiver answers 500.
     eventually(|| !receiver.deliveries().is_empty()).await;
-    let state = loop {
-        let state = api_jobs::callback_state(&app.state.db, &id)
-            .await
-            .unwrap()
-            .unwrap();
-        if state.last_status.is_some() {
-            break state;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
+    let state = callback_when(&app, &id, |state| state.last_status.is_some()).await;
     assert_eq!((state.attempts, state.last_status), (1, Some(500)));
     assert!(state.delivered_at.is_none() && state.failed_at.is_none());
     let (headers, body) = receiver.deliveries()[0].clone();
@@ -701,16 +711,7 @@ async fn callbacks_are_signed_retried_and_given_up(backend: Backend) {
     )
     .expect("the retry is signed too");
     assert_eq!(headers["slimage-delivery-attempt"], "2");
-    for _ in 0..400 {
-        let state = api_jobs::callback_state(&app.state.db, &id)
-            .await
-            .unwrap()
-            .unwrap();
-        if state.delivered_at.is_some() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    callback_when(&app, &id, |state| state.delivered_at.is_some()).await;
     let job: Value = get(&app, &key, &format!("/api/v1/jobs/{id}"))
         .await
         .json()

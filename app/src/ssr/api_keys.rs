@@ -131,6 +131,15 @@ pub struct ApiCaller {
     pub key_id: i64,
 }
 
+impl ApiCaller {
+    /// The key's owner (401 when the account is gone since the key was checked).
+    pub async fn user(&self, db: &Db) -> Result<super::accounts::UserRow, AppError> {
+        super::accounts::find_by_id(db, self.user_id)
+            .await?
+            .ok_or(AppError::Unauthorized)
+    }
+}
+
 impl FromRequestParts<AppState> for ApiCaller {
     type Rejection = AppError;
 

@@ -379,27 +379,24 @@ async fn number_of_user(db: &Db, sql: &str, user_id: i64) -> Result<i64, AppErro
         .await)?)
 }
 
+/// `$1`'s items queued or running (also counted inside the transaction that creates a job).
+pub const PENDING_ITEMS_SQL: &str =
+    "SELECT COUNT(*) FROM job_items i JOIN jobs j ON j.id = i.job_id \
+     WHERE j.user_id = $1 AND i.status IN ('queued', 'running')";
+
+/// `$1`'s jobs with items queued or running.
+pub const ACTIVE_JOBS_SQL: &str = "SELECT COUNT(DISTINCT j.id) FROM jobs j \
+     JOIN job_items i ON i.job_id = j.id WHERE j.user_id = $1 AND i.status IN ('queued', 'running')";
+
 /// Items of `user_id` accepted but not yet counted (queued or running): they will count against
 /// the allowance when they finish, so a new batch must leave room for them.
 pub async fn pending_items(db: &Db, user_id: i64) -> Result<i64, AppError> {
-    number_of_user(
-        db,
-        "SELECT COUNT(*) FROM job_items i JOIN jobs j ON j.id = i.job_id \
-         WHERE j.user_id = $1 AND i.status IN ('queued', 'running')",
-        user_id,
-    )
-    .await
+    number_of_user(db, PENDING_ITEMS_SQL, user_id).await
 }
 
 /// Jobs of `user_id` with files still waiting or being compressed.
 pub async fn active_jobs(db: &Db, user_id: i64) -> Result<i64, AppError> {
-    number_of_user(
-        db,
-        "SELECT COUNT(DISTINCT j.id) FROM jobs j JOIN job_items i ON i.job_id = j.id \
-         WHERE j.user_id = $1 AND i.status IN ('queued', 'running')",
-        user_id,
-    )
-    .await
+    number_of_user(db, ACTIVE_JOBS_SQL, user_id).await
 }
 
 /// Images visitors from `ip` uploaded since `since` (their daily allowance).

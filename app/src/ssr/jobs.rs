@@ -153,18 +153,17 @@ pub async fn create_job_with(
 ) -> Result<Created, AppError> {
     let job_id = job.id.clone();
     let item_ids: Vec<String> = items.iter().map(|item| item.id.clone()).collect();
-    let lock_sql = match db {
-        // PostgreSQL: one creating transaction per user at a time (released at commit/rollback).
-        Db::Postgres(_) => "SELECT pg_advisory_xact_lock($1)",
-        // SQLite: the first write below takes the database's single write lock; this is a no-op
-        // read of the same shape.
-        Db::Sqlite(_) => "SELECT $1",
+    // PostgreSQL: one creating transaction per user at a time (released at commit/rollback).
+    // SQLite needs no lock of its own: the first write below takes its single write lock.
+    let user_lock = match (db, &extras.admission) {
+        (Db::Postgres(_), Some(admission)) => Some(admission.user_id),
+        _ => None,
     };
     on_pool!(db, pool => {
         let mut tx = pool.begin().await?;
-        if let Some(admission) = &extras.admission {
-            sqlx::query(lock_sql)
-                .bind(admission.user_id)
+        if let Some(user_id) = user_lock {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(user_id)
                 .execute(&mut *tx)
                 .await?;
         }
@@ -242,17 +241,11 @@ pub async fn create_job_with(
         }
         if let Some(admission) = &extras.admission {
             // This job's items are written: count them with everyone else's.
-            let active: i64 = sqlx::query_scalar(
-                "SELECT COUNT(DISTINCT j.id) FROM jobs j JOIN job_items i ON i.job_id = j.id \
-                 WHERE j.user_id = $1 AND i.status IN ('queued', 'running')",
-            )
+            let active: i64 = sqlx::query_scalar(super::job_files::ACTIVE_JOBS_SQL)
             .bind(admission.user_id)
             .fetch_one(&mut *tx)
             .await?;
-            let pending: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM job_items i JOIN jobs j ON j.id = i.job_id \
-                 WHERE j.user_id = $1 AND i.status IN ('queued', 'running')",
-            )
+            let pending: i64 = sqlx::query_scalar(super::job_files::PENDING_ITEMS_SQL)
             .bind(admission.user_id)
             .fetch_one(&mut *tx)
             .await?;
