@@ -102,6 +102,38 @@ fn transparency_survives_png_compression() {
 }
 
 #[test]
+fn a_photo_cutout_no_palette_can_hold_becomes_a_lossy_truecolour_png() {
+    // No 256-colour palette reaches 75 on this feathered photo cutout: it used to stay lossless
+    // (0.94× its size). Rounded prediction errors keep it a PNG, transparency exact.
+    let input = corpus("photo_cutout_ladybird.png");
+    let result = compress(&input, &CompressOptions::default()).unwrap();
+    assert_eq!(result.format, ImageFormat::Png);
+    assert!(result.score.unwrap() >= 75.0, "score {:?}", result.score);
+    assert!(
+        result.output_bytes * 10 < input.len() * 4,
+        "{} -> {}",
+        input.len(),
+        result.output_bytes
+    );
+    let header = png::Decoder::new(Cursor::new(&result.bytes))
+        .read_info()
+        .unwrap();
+    assert_eq!(
+        header.info().color_type,
+        png::ColorType::Rgba,
+        "truecolour, not a palette"
+    );
+    let alpha = |image: DynamicImage| {
+        image
+            .into_rgba8()
+            .pixels()
+            .map(|p| p[3])
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(alpha(decode(&result.bytes)), alpha(decode(&input)));
+}
+
+#[test]
 fn lossless_png_keeps_every_pixel() {
     let input = corpus("icon_folder_pictures.png");
     let result = compress(&input, &options(Mode::Lossless)).unwrap();
