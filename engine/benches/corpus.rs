@@ -203,6 +203,14 @@ fn summarise(outcomes: &[Outcome]) -> Summary {
     }
 }
 
+/// One reference result on stderr, under the engine's line for the same image.
+fn log_reference(entry: &Entry, tool: &str, outcome: &Outcome) {
+    eprintln!(
+        "{:32}   {tool:24} -> {:>9} score {:6.2}",
+        entry.file, outcome.output_bytes, outcome.score
+    );
+}
+
 fn main() {
     let auto = std::env::args().any(|a| a == "--format=auto" || a == "auto");
     let options = CompressOptions {
@@ -241,15 +249,17 @@ fn main() {
         if is_jpeg {
             for q in MOZJPEG_QUALITIES {
                 let (out, seconds) = timed(|| mozjpeg(&entry.input, q));
-                add(format!("mozjpeg q{q}"), outcome(entry, out, seconds));
+                let reference = outcome(entry, out, seconds);
+                log_reference(entry, &format!("mozjpeg q{q}"), &reference);
+                add(format!("mozjpeg q{q}"), reference);
             }
         } else {
             for range in PNGQUANT_RANGES {
                 let (out, seconds) = timed(|| pngquant(&entry.input, range));
-                add(
-                    format!("pngquant {}-{} + oxipng", range.0, range.1),
-                    outcome(entry, out, seconds),
-                );
+                let tool = format!("pngquant {}-{} + oxipng", range.0, range.1);
+                let reference = outcome(entry, out, seconds);
+                log_reference(entry, &tool, &reference);
+                add(tool, reference);
             }
         }
     }

@@ -104,13 +104,13 @@ fn transparency_survives_png_compression() {
 #[test]
 fn a_photo_cutout_no_palette_can_hold_becomes_a_lossy_truecolour_png() {
     // No 256-colour palette reaches 75 on this feathered photo cutout: it used to stay lossless
-    // (0.94× its size). Rounded prediction errors keep it a PNG, transparency exact.
+    // (0.94× its size). Rounded prediction errors keep it a PNG, 0.14× its size.
     let input = corpus("photo_cutout_ladybird.png");
     let result = compress(&input, &CompressOptions::default()).unwrap();
     assert_eq!(result.format, ImageFormat::Png);
     assert!(result.score.unwrap() >= 75.0, "score {:?}", result.score);
     assert!(
-        result.output_bytes * 10 < input.len() * 4,
+        result.output_bytes * 100 < input.len() * 20,
         "{} -> {}",
         input.len(),
         result.output_bytes
@@ -123,6 +123,7 @@ fn a_photo_cutout_no_palette_can_hold_becomes_a_lossy_truecolour_png() {
         png::ColorType::Rgba,
         "truecolour, not a palette"
     );
+    // Transparency is kept exactly: the feathered edge too.
     let alpha = |image: DynamicImage| {
         image
             .into_rgba8()
