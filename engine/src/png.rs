@@ -213,7 +213,7 @@ pub fn encode_lossy_at(
 /// predicts it from the already *reconstructed* neighbours, and the prediction's error is rounded
 /// to a multiple of `step`. The file is then written with the Average filter on every row, so its
 /// filtered bytes are those rounded errors: few distinct values, which deflate packs far better
-/// than a photo's noise, while no sample moves more than `step / 2` from the original. Where a
+/// than a photo's noise, while no opaque sample moves more than `step / 2`. Where a
 /// palette cannot hold an image (photos, soft transparency) this keeps it a PNG at the target.
 ///
 /// Transparency is kept exactly. A colour's visible error is scaled by its opacity, so partly
