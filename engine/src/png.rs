@@ -23,18 +23,27 @@ pub fn optimize(png: &[u8]) -> Result<Vec<u8>, EngineError> {
 
 /// Writes RGBA pixels as a PNG, losslessly, then optimises it. The colour profile goes along.
 pub fn encode_lossless(image: &Decoded) -> Result<Vec<u8>, EngineError> {
+    write_rgba(image, image.rgba.clone(), &oxipng_options())
+}
+
+/// `rgba` (`image`'s size) as an optimised PNG with `image`'s colour profile.
+fn write_rgba(
+    image: &Decoded,
+    rgba: Vec<u8>,
+    options: &oxipng::Options,
+) -> Result<Vec<u8>, EngineError> {
     let mut raw = oxipng::RawImage::new(
         image.width,
         image.height,
         oxipng::ColorType::RGBA,
         oxipng::BitDepth::Eight,
-        image.rgba.clone(),
+        rgba,
     )
     .map_err(|e| EngineError::Encode(e.to_string()))?;
     if let Some(icc) = &image.icc_profile {
         raw.add_icc_profile(icc);
     }
-    raw.create_optimized_png(&oxipng_options())
+    raw.create_optimized_png(options)
         .map_err(|e| EngineError::Encode(e.to_string()))
 }
 
@@ -157,23 +166,11 @@ const NEAR_LOSSLESS_STEPS: std::ops::RangeInclusive<u8> = 2..=48;
 /// Writes `rgba` (already rounded by [`near_lossless`]) with the Average filter on every row: any
 /// other filter would undo the rounding's gain. oxipng still picks the colour type and deflates.
 fn encode_averaged(image: &Decoded, rgba: Vec<u8>) -> Result<Vec<u8>, EngineError> {
-    let mut raw = oxipng::RawImage::new(
-        image.width,
-        image.height,
-        oxipng::ColorType::RGBA,
-        oxipng::BitDepth::Eight,
-        rgba,
-    )
-    .map_err(|e| EngineError::Encode(e.to_string()))?;
-    if let Some(icc) = &image.icc_profile {
-        raw.add_icc_profile(icc);
-    }
     let mut options = oxipng_options();
     options.filters = [oxipng::FilterStrategy::Basic(oxipng::RowFilter::Average)]
         .into_iter()
         .collect();
-    raw.create_optimized_png(&options)
-        .map_err(|e| EngineError::Encode(e.to_string()))
+    write_rgba(image, rgba, &options)
 }
 
 /// The lossy truecolour PNG with the coarsest step whose score reaches `target`; `None` when

@@ -426,6 +426,8 @@ pub async fn create(
             Ok(())
         })
         .await;
+    // What this request was, to tell a retry from another request under the same key.
+    let sent = std::mem::take(&mut batch.fingerprint).finish();
     let created = async {
         received?;
         if batch.items.is_empty() {
@@ -452,9 +454,7 @@ pub async fn create(
             expires_at: policy.expires_at,
         };
         let extras = JobExtras {
-            idempotency: key
-                .clone()
-                .map(|key| (caller.user_id, key, batch.fingerprint.clone().finish())),
+            idempotency: key.clone().map(|key| (caller.user_id, key, sent.clone())),
             callback_url,
             admission: policy.admission(),
         };
@@ -474,7 +474,7 @@ pub async fn create(
             // Another request with the same key won the race: its job is the answer, if it was
             // the same request.
             batch.discard().await;
-            if batch.fingerprint.clone().finish() != fingerprint {
+            if sent != fingerprint {
                 return Err(key_reused());
             }
             replay(&state, caller.user_id, &existing, bulk_zip).await

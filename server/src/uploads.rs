@@ -100,18 +100,7 @@ pub async fn upload(
                 priority: policy.priority,
                 expires_at: policy.expires_at,
             };
-            let extras = jobs::JobExtras {
-                admission: policy.admission(),
-                ..Default::default()
-            };
-            match jobs::create_job_with(&state.db, &job, &batch.items, &extras, now).await {
-                Ok(jobs::Created::New) => Ok(()),
-                Ok(jobs::Created::OverLimit(over)) => {
-                    Err(policy.over_limit_error(over, batch.items.len() as i64, now))
-                }
-                Ok(jobs::Created::Existing { .. }) => Err(AppError::Internal),
-                Err(error) => Err(error),
-            }
+            policy.create_job(&state.db, &job, &batch.items, now).await
         }
         Err(error) => Err(error),
     };
@@ -129,7 +118,7 @@ const MAX_FIELD_BYTES: usize = 64 * 1024;
 
 /// A SHA-256 of a multipart request's fields and files in order (names, texts, filenames, bytes),
 /// which tells a retried request from a different one under the same idempotency key.
-#[derive(Default, Clone)]
+#[derive(Default)]
 pub struct Fingerprint(Sha256);
 
 impl Fingerprint {

@@ -453,8 +453,13 @@ async fn an_idempotency_key_names_one_job_and_one_charge(backend: Backend) {
 async fn simultaneous_batches_cannot_both_pass_the_limits(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (key, user_id) = user_with_key(&app, "dev@example.com", "pro").await;
-    let files = || vec![("a.png", png(7)), ("b.png", png(8))];
-    let statuses = |a: &reqwest::Response, b: &reqwest::Response| {
+    // Two batches of two images sent at once; their statuses, sorted.
+    let two_at_once = || async {
+        let files = [("a.png", png(7)), ("b.png", png(8))];
+        let (a, b) = tokio::join!(
+            create_job(&app, &key, None, form(None, None, &files)),
+            create_job(&app, &key, None, form(None, None, &files)),
+        );
         let mut statuses = [a.status(), b.status()];
         statuses.sort();
         statuses
@@ -463,12 +468,8 @@ async fn simultaneous_batches_cannot_both_pass_the_limits(backend: Backend) {
     app::ssr::plans::set_field(&app.state.db, "pro", "concurrent_jobs", "1")
         .await
         .unwrap();
-    let (a, b) = tokio::join!(
-        create_job(&app, &key, None, form(None, None, &files())),
-        create_job(&app, &key, None, form(None, None, &files())),
-    );
     assert_eq!(
-        statuses(&a, &b),
+        two_at_once().await,
         [StatusCode::ACCEPTED, StatusCode::TOO_MANY_REQUESTS]
     );
     assert_eq!(job_rows(&app, user_id).await, 1);
@@ -481,12 +482,8 @@ async fn simultaneous_batches_cannot_both_pass_the_limits(backend: Backend) {
     app::ssr::plans::set_field(&app.state.db, "pro", "monthly_allowance", "5")
         .await
         .unwrap();
-    let (a, b) = tokio::join!(
-        create_job(&app, &key, None, form(None, None, &files())),
-        create_job(&app, &key, None, form(None, None, &files())),
-    );
     assert_eq!(
-        statuses(&a, &b),
+        two_at_once().await,
         [StatusCode::ACCEPTED, StatusCode::TOO_MANY_REQUESTS]
     );
     work(&app).await;

@@ -249,10 +249,7 @@ pub async fn create_job_with(
             .bind(admission.user_id)
             .fetch_one(&mut *tx)
             .await?;
-            let used: i64 = sqlx::query_scalar(
-                "SELECT CAST(COALESCE(MAX(images), 0) AS BIGINT) FROM usage_counters \
-                 WHERE user_id = $1 AND month = $2",
-            )
+            let used: i64 = sqlx::query_scalar(usage::USED_SQL)
             .bind(admission.user_id)
             .bind(usage::month_of(now))
             .fetch_one(&mut *tx)

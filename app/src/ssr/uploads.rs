@@ -126,6 +126,28 @@ impl UploadPolicy {
         }
     }
 
+    /// Creates `job` with `items`, the owner's limits checked again inside the creating
+    /// transaction: the limit's error when another request of the owner took what was left.
+    pub async fn create_job(
+        &self,
+        db: &super::db::Db,
+        job: &super::jobs::NewJob,
+        items: &[super::jobs::NewItem],
+        now: i64,
+    ) -> Result<(), AppError> {
+        let extras = super::jobs::JobExtras {
+            admission: self.admission(),
+            ..Default::default()
+        };
+        match super::jobs::create_job_with(db, job, items, &extras, now).await? {
+            super::jobs::Created::New => Ok(()),
+            super::jobs::Created::OverLimit(over) => {
+                Err(self.over_limit_error(over, items.len() as i64, now))
+            }
+            super::jobs::Created::Existing { .. } => Err(AppError::Internal),
+        }
+    }
+
     /// What a visitor who is not signed in, known by `token`, may send from address `ip`,
     /// refusing nothing.
     pub async fn of_visitor(
@@ -338,22 +360,11 @@ pub async fn queue_single(
         input_key: key.clone(),
         input_bytes,
     };
-    let extras = super::jobs::JobExtras {
-        admission: policy.admission(),
-        ..Default::default()
-    };
-    let created = super::jobs::create_job_with(&state.db, &job, &[item], &extras, now).await;
-    match created {
-        Ok(super::jobs::Created::New) => Ok((job_id, item_id)),
-        other => {
-            let _ = state.storage.delete(&key).await;
-            Err(match other {
-                Ok(super::jobs::Created::OverLimit(over)) => policy.over_limit_error(over, 1, now),
-                Err(error) => error,
-                Ok(_) => AppError::Internal,
-            })
-        }
+    if let Err(error) = policy.create_job(&state.db, &job, &[item], now).await {
+        let _ = state.storage.delete(&key).await;
+        return Err(error);
     }
+    Ok((job_id, item_id))
 }
 
 #[cfg(test)]

@@ -48,15 +48,17 @@ pub async fn record(db: &Db, user_id: i64, images: i64, finished_at: i64) -> Res
 /// Images counted for `user_id` in the month containing `at`.
 pub async fn used(db: &Db, user_id: i64, at: i64) -> Result<i64, AppError> {
     let month = month_of(at);
-    let count: Option<i64> = on_pool!(db, pool => sqlx::query_scalar(
-        "SELECT images FROM usage_counters WHERE user_id = $1 AND month = $2",
-    )
+    Ok(on_pool!(db, pool => sqlx::query_scalar(USED_SQL)
     .bind(user_id)
     .bind(&month)
-    .fetch_optional(pool)
-    .await)?;
-    Ok(count.unwrap_or(0))
+    .fetch_one(pool)
+    .await)?)
 }
+
+/// Images `$1` compressed in month `$2` (`month_of`), 0 before the first; also run inside the
+/// transaction that creates a job.
+pub const USED_SQL: &str = "SELECT CAST(COALESCE(MAX(images), 0) AS BIGINT) FROM usage_counters \
+     WHERE user_id = $1 AND month = $2";
 
 /// A user's usage this month against their plan's allowance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
