@@ -16,7 +16,7 @@ run: bootstrap build-release
 test: bootstrap fmt-check lint unit-tests fuzz e2e
 
 ## Engine against pngquant + oxipng and mozjpeg on ../shared/corpus (about half an hour);
-## `make bench FORMAT=auto` lets the engine pick the smallest of PNG, JPEG and WebP.
+## `make bench FORMAT=auto` lets the engine pick the smallest of PNG, JPEG, WebP and AVIF.
 FORMAT ?= same
 bench:
 	scripts/bootstrap.sh --bench

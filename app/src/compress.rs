@@ -30,6 +30,8 @@ pub enum OutputChoice {
     Jpeg,
     /// WebP.
     Webp,
+    /// AVIF (lossy modes only).
+    Avif,
     /// The smallest that keeps the quality.
     Auto,
 }

@@ -52,10 +52,13 @@ pub fn decode(bytes: &[u8], format: ImageFormat, limits: &Limits) -> Result<Deco
         ImageFormat::Gif => image::ImageFormat::Gif,
         ImageFormat::Bmp => image::ImageFormat::Bmp,
         ImageFormat::Tiff => image::ImageFormat::Tiff,
+        #[cfg(feature = "avif")]
+        ImageFormat::Avif => return crate::avif::decode(bytes, limits),
+        #[cfg(not(feature = "avif"))]
         ImageFormat::Avif => {
             return Err(EngineError::UnsupportedFeature {
                 format: "AVIF",
-                reason: "AVIF input is not supported yet".into(),
+                reason: "this build of Slimage has no AVIF support".into(),
             })
         }
     };
@@ -175,6 +178,10 @@ fn check_png_palette(bytes: &[u8]) -> Result<(), EngineError> {
 
 /// A file the engine just wrote, decoded back to RGBA to score it.
 pub fn reread_rgba(bytes: &[u8], format: ImageFormat) -> Result<Vec<u8>, EngineError> {
+    #[cfg(feature = "avif")]
+    if format == ImageFormat::Avif {
+        return crate::avif::reread_rgba(bytes);
+    }
     let image_format = match format {
         ImageFormat::Jpeg => image::ImageFormat::Jpeg,
         ImageFormat::WebP => image::ImageFormat::WebP,

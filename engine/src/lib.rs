@@ -4,10 +4,13 @@
 //! with a report ([`Compressed`]) or a typed [`EngineError`]. It knows nothing of users, plans,
 //! HTTP or databases; it is synchronous, deterministic for the same input and options, and safe
 //! to call from many threads at once. The format is always recognised from the bytes.
-// Unsafe code is refused everywhere except in `webp`, the one module that calls a C codec directly.
+// Unsafe code is refused everywhere except in `webp` and `avif`, the modules that call a codec
+// through its C interface.
 #![deny(unsafe_code)]
 
 mod animation;
+#[cfg(feature = "avif")]
+mod avif;
 mod colour;
 mod decode;
 mod error;
@@ -81,11 +84,15 @@ pub fn compress(input: &[u8], options: &CompressOptions) -> Result<Compressed, E
 }
 
 /// The formats `auto` tries: PNG and WebP always, JPEG when the image is opaque or a background
-/// colour to flatten it onto was given (transparency is never dropped silently).
+/// colour to flatten it onto was given (transparency is never dropped silently), AVIF when built
+/// in (it is skipped where it cannot hold the image: lossless mode, a colour profile).
 fn auto_formats(image: &Decoded, options: &CompressOptions) -> Vec<ImageFormat> {
     let mut formats = vec![ImageFormat::WebP, ImageFormat::Png];
     if !image.has_alpha || options.background.is_some() {
         formats.insert(1, ImageFormat::Jpeg);
+    }
+    if cfg!(feature = "avif") {
+        formats.insert(0, ImageFormat::Avif);
     }
     formats
 }
@@ -96,8 +103,10 @@ fn output_format(input: ImageFormat, requested: OutputFormat) -> ImageFormat {
         (OutputFormat::Png, _) => ImageFormat::Png,
         (OutputFormat::Jpeg, _) => ImageFormat::Jpeg,
         (OutputFormat::Webp, _) => ImageFormat::WebP,
+        (OutputFormat::Avif, _) => ImageFormat::Avif,
         (OutputFormat::Same, ImageFormat::Jpeg) => ImageFormat::Jpeg,
         (OutputFormat::Same, ImageFormat::WebP) => ImageFormat::WebP,
+        (OutputFormat::Same, ImageFormat::Avif) => ImageFormat::Avif,
         (OutputFormat::Same, _) => ImageFormat::Png,
     }
 }
@@ -137,6 +146,7 @@ fn compress_sniffed(
             ImageFormat::Png => compress_png(source, format, &image, options.mode),
             ImageFormat::Jpeg => compress_jpeg(source, format, &image, options),
             ImageFormat::WebP => compress_webp(&image, options.mode),
+            ImageFormat::Avif => compress_avif(&image, options.mode),
             other => unreachable!("no output is chosen as {other:?}"),
         };
         let candidate = match candidate {
@@ -236,6 +246,54 @@ fn compress_webp(image: &Decoded, mode: Mode) -> Result<Option<Candidate>, Engin
         },
         None => candidate,
     }))
+}
+
+/// AVIF output: lossy only, at the searched or given quality. No setting reaching the target is a
+/// conversion error (AVIF has no lossless mode here), so `auto` moves on to the other formats.
+#[cfg(feature = "avif")]
+fn compress_avif(image: &Decoded, mode: Mode) -> Result<Option<Candidate>, EngineError> {
+    let image = &*avif::in_srgb(image)?;
+    let no_lossless = || {
+        EngineError::Conversion(
+            "AVIF output is lossy only: choose PNG or WebP for lossless, or a lossy mode".into(),
+        )
+    };
+    let too_small = || {
+        EngineError::Conversion(format!(
+            "the image is smaller than {0}×{0} pixels, too small to measure an AVIF's quality: choose PNG or WebP",
+            score::MIN_SIDE
+        ))
+    };
+    let target = match mode {
+        Mode::Lossless => return Err(no_lossless()),
+        _ if !score::scorable(image.width, image.height) => return Err(too_small()),
+        Mode::Quality(_) => None,
+        searching => searching.target_score(),
+    };
+    let reference = Reference::new(&image.rgba, image.width, image.height, image.has_alpha);
+    match (mode, target) {
+        (Mode::Quality(quality), _) => {
+            let (bytes, score) = avif::encode_at(image, &reference, quality)?;
+            Ok(Some(Candidate { bytes, score }))
+        }
+        (_, Some(target)) => match avif::encode_for_target(image, &reference, target)? {
+            Some((bytes, score)) => Ok(Some(Candidate {
+                bytes,
+                score: Some(score),
+            })),
+            None => Err(EngineError::Conversion(format!(
+                "no AVIF quality reaches a score of {target}: choose PNG or WebP"
+            ))),
+        },
+        (_, None) => unreachable!("every mode but lossless and quality has a target"),
+    }
+}
+
+#[cfg(not(feature = "avif"))]
+fn compress_avif(_: &Decoded, _: Mode) -> Result<Option<Candidate>, EngineError> {
+    Err(EngineError::Conversion(
+        "this build of Slimage has no AVIF support: choose PNG, JPEG or WebP".into(),
+    ))
 }
 
 /// What PNG and WebP share: lossless output in lossless mode and for images too small to score

@@ -87,6 +87,8 @@ pub fn embed(format: ImageFormat, bytes: Vec<u8>, exif: &[u8]) -> Result<Vec<u8>
         ImageFormat::Jpeg => embed_jpeg(bytes, exif),
         ImageFormat::Png => Ok(embed_png(bytes, exif)),
         ImageFormat::WebP => webp::with_exif(&bytes, exif),
+        #[cfg(feature = "avif")]
+        ImageFormat::Avif => crate::avif::with_exif(&bytes, exif),
         _ => Ok(bytes),
     }
 }

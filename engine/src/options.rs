@@ -44,8 +44,11 @@ pub enum OutputFormat {
     Jpeg,
     /// WebP (lossy, or lossless in lossless mode; transparency kept).
     Webp,
-    /// The smallest of PNG, JPEG and WebP that meets the mode's target (JPEG only for opaque
-    /// images or with a background colour).
+    /// AVIF (lossy only; transparency kept; needs the `avif` feature, on by default).
+    Avif,
+    /// The smallest of PNG, JPEG, WebP and AVIF that meets the mode's target (JPEG only for
+    /// opaque images or with a background colour; AVIF only in lossy modes, for images without a
+    /// colour profile).
     Auto,
 }
 

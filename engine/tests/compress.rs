@@ -21,6 +21,24 @@ fn decode(bytes: &[u8]) -> DynamicImage {
     image::load_from_memory(bytes).expect("the output decodes")
 }
 
+/// Any output's pixels; AVIF (which the `image` crate here does not read) is read by the engine
+/// itself, turned into a lossless PNG.
+fn pixels(bytes: &[u8]) -> image::RgbaImage {
+    if engine::sniff_format(bytes) != Some(ImageFormat::Avif) {
+        return decode(bytes).into_rgba8();
+    }
+    let png = compress(
+        bytes,
+        &CompressOptions {
+            mode: Mode::Lossless,
+            format: OutputFormat::Png,
+            ..CompressOptions::default()
+        },
+    )
+    .expect("the AVIF decodes");
+    decode(&png.bytes).into_rgba8()
+}
+
 /// A 96×64 test picture: smooth gradients plus a hard edge, optionally with a transparent hole.
 fn synthetic(alpha: bool) -> DynamicImage {
     DynamicImage::ImageRgba8(ImageBuffer::from_fn(96, 64, |x, y| {
@@ -344,7 +362,12 @@ fn auto_picks_the_smallest_format_that_meets_the_target_and_keeps_transparency()
     let photo = corpus("web_grace_hopper.jpg");
     let best = compress(&photo, &auto).unwrap();
     assert!(best.score.unwrap() >= 75.0);
-    for format in [OutputFormat::Jpeg, OutputFormat::Webp, OutputFormat::Png] {
+    for format in [
+        OutputFormat::Jpeg,
+        OutputFormat::Webp,
+        OutputFormat::Png,
+        OutputFormat::Avif,
+    ] {
         let single = compress(
             &photo,
             &CompressOptions {
@@ -362,7 +385,8 @@ fn auto_picks_the_smallest_format_that_meets_the_target_and_keeps_transparency()
     let transparent = encoded(&synthetic(true), image::ImageFormat::Png);
     let result = compress(&transparent, &auto).unwrap();
     assert_ne!(result.format, ImageFormat::Jpeg);
-    assert_eq!(decode(&result.bytes).into_rgba8().get_pixel(45, 30).0[3], 0);
+    // Fully transparent, or (AVIF codes alpha lossily, the score checks) invisibly close to it.
+    assert!(pixels(&result.bytes).get_pixel(45, 30).0[3] <= 2);
 }
 
 #[test]
@@ -883,5 +907,117 @@ fn a_wide_gamut_image_is_converted_to_srgb_on_request_and_keeps_its_profile_othe
     assert!(
         pixel[0] > 130 && pixel[2] < 32,
         "P3 (128,64,32) should become redder in sRGB: {pixel:?}"
+    );
+    // AVIF output carries no profile: the image is converted to sRGB for it, even unasked.
+    let avif = compress(
+        &input,
+        &CompressOptions {
+            format: OutputFormat::Avif,
+            ..CompressOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(avif.format, ImageFormat::Avif);
+    let pixel = pixels(&avif.bytes).get_pixel(10, 10).0;
+    assert!(
+        pixel[0] > 130 && pixel[2] < 32,
+        "the AVIF shows the sRGB colour: {pixel:?}"
+    );
+}
+
+#[test]
+fn a_photo_becomes_a_smaller_avif_at_the_target_and_avif_input_is_read() {
+    let input = corpus("web_grace_hopper.jpg");
+    let to_avif = CompressOptions {
+        format: OutputFormat::Avif,
+        ..CompressOptions::default()
+    };
+    let avif = compress(&input, &to_avif).unwrap();
+    assert_eq!(avif.format, ImageFormat::Avif);
+    assert_eq!(engine::sniff_format(&avif.bytes), Some(ImageFormat::Avif));
+    assert!(avif.score.unwrap() >= 75.0, "{:?}", avif.score);
+    let webp = compress(
+        &input,
+        &CompressOptions {
+            format: OutputFormat::Webp,
+            ..CompressOptions::default()
+        },
+    )
+    .unwrap();
+    assert!(
+        avif.output_bytes < webp.output_bytes,
+        "AVIF {} !< WebP {}",
+        avif.output_bytes,
+        webp.output_bytes
+    );
+    // An AVIF input is decoded (here to a lossless PNG of the pixels the AVIF shows) …
+    assert_eq!(pixels(&avif.bytes).dimensions(), (avif.width, avif.height));
+    // … and kept as AVIF by default, never larger.
+    let again = compress(&avif.bytes, &CompressOptions::default()).unwrap();
+    assert_eq!(again.format, ImageFormat::Avif);
+    assert!(again.output_bytes <= avif.output_bytes);
+}
+
+#[test]
+fn avif_keeps_transparency_and_refuses_what_it_cannot_hold() {
+    let transparent = encoded(&synthetic(true), image::ImageFormat::Png);
+    let to_avif = |mode| CompressOptions {
+        mode,
+        format: OutputFormat::Avif,
+        ..CompressOptions::default()
+    };
+    let result = compress(&transparent, &to_avif(Mode::Balanced)).unwrap();
+    assert_eq!(result.format, ImageFormat::Avif);
+    assert!(result.score.unwrap() >= 75.0);
+    // The hole is still there (alpha is coded lossily like colour: invisible 1/255 steps are
+    // allowed, the score over both backgrounds checks).
+    assert!(pixels(&result.bytes).get_pixel(45, 30).0[3] <= 2);
+    // AVIF is lossy only here: lossless mode says so rather than writing something else.
+    match compress(&transparent, &to_avif(Mode::Lossless)) {
+        Err(EngineError::Conversion(reason)) => assert!(reason.contains("lossy only"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    // `auto` in lossless mode simply leaves AVIF out.
+    let auto = compress(
+        &transparent,
+        &CompressOptions {
+            mode: Mode::Lossless,
+            format: OutputFormat::Auto,
+            ..CompressOptions::default()
+        },
+    )
+    .unwrap();
+    assert_ne!(auto.format, ImageFormat::Avif);
+}
+
+#[test]
+fn an_image_with_a_colour_profile_is_not_made_avif_silently() {
+    use image::ImageEncoder;
+    let profile: Vec<u8> = (0..=255u8).cycle().take(600).collect();
+    let source = synthetic(false).to_rgba8();
+    let mut input = Vec::new();
+    let mut encoder = image::codecs::png::PngEncoder::new(&mut input);
+    encoder.set_icc_profile(profile).unwrap();
+    encoder
+        .write_image(
+            source.as_raw(),
+            source.width(),
+            source.height(),
+            image::ExtendedColorType::Rgba8,
+        )
+        .unwrap();
+    let with = |format| CompressOptions {
+        format,
+        ..CompressOptions::default()
+    };
+    match compress(&input, &with(OutputFormat::Avif)) {
+        Err(EngineError::Conversion(reason)) => {
+            assert!(reason.contains("cannot be converted"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_ne!(
+        compress(&input, &with(OutputFormat::Auto)).unwrap().format,
+        ImageFormat::Avif
     );
 }

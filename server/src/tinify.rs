@@ -390,10 +390,7 @@ fn options_for(commands: &Commands) -> Result<JobOptions, AppError> {
             ["image/png"] => OutputChoice::Png,
             ["image/jpeg" | "image/jpg"] => OutputChoice::Jpeg,
             ["image/webp"] => OutputChoice::Webp,
-            ["image/avif"] => return Err(AppError::UnsupportedMediaType(
-                "AVIF output is not available yet; ask for image/webp, image/png or image/jpeg."
-                    .into(),
-            )),
+            ["image/avif"] => OutputChoice::Avif,
             [] => return Err(bad("convert.type is a media type, a list of them, or */*.")),
             // Several, or "*/*": the smallest that keeps the quality.
             _ => OutputChoice::Auto,
@@ -526,10 +523,12 @@ mod tests {
         assert!(parse(r#"{"resize":{"method":"scale","width":3,"height":4}}"#).is_err());
         assert!(parse(r#"{"resize":{"method":"cover","width":3}}"#).is_err());
         assert!(parse(r#"{"transform":{"background":"teal"}}"#).is_err());
-        assert!(matches!(
-            parse(r#"{"convert":{"type":"image/avif"}}"#),
-            Err(AppError::UnsupportedMediaType(_))
-        ));
+        assert_eq!(
+            parse(r#"{"convert":{"type":"image/avif"}}"#)
+                .unwrap()
+                .format,
+            OutputChoice::Avif
+        );
         assert!(serde_json::from_str::<Commands>(r#"{"store":{}}"#).is_err());
     }
 }

@@ -44,6 +44,7 @@ pub fn engine_options(options: &JobOptions) -> CompressOptions {
             OutputChoice::Png => OutputFormat::Png,
             OutputChoice::Jpeg => OutputFormat::Jpeg,
             OutputChoice::Webp => OutputFormat::Webp,
+            OutputChoice::Avif => OutputFormat::Avif,
             OutputChoice::Auto => OutputFormat::Auto,
         },
         background: options.background,

@@ -26,11 +26,12 @@ fuzz_target!(|data: &[u8]| {
         2 => Mode::Balanced,
         _ => Mode::Small,
     };
-    let format = match (selector / 4) % 5 {
+    let format = match (selector / 4) % 6 {
         0 => OutputFormat::Same,
         1 => OutputFormat::Png,
         2 => OutputFormat::Jpeg,
         3 => OutputFormat::Webp,
+        4 => OutputFormat::Avif,
         _ => OutputFormat::Auto,
     };
     let resize = (selector & 0x80 != 0).then_some(Resize::Fit { width: 7, height: 9 });

@@ -1,7 +1,7 @@
 //! `slimage`: the engine on the command line.
 //!
 //! ```text
-//! slimage [--mode lossless|balanced|small|quality=N|target=S] [--format same|png|jpeg|webp|auto]
+//! slimage [--mode lossless|balanced|small|quality=N|target=S] [--format same|png|jpeg|webp|avif|auto]
 //!         [--background RRGGBB] [--resize scale=W|scale=xH|fit=WxH|cover=WxH|thumb=WxH]
 //!         [--keep copyright,date,location,icc] [--srgb]
 //!         -o OUTDIR FILE...
@@ -20,7 +20,7 @@ use std::{
 use engine::{compress, CompressOptions, Compressed, ImageFormat, Mode, OutputFormat, Resize};
 
 const USAGE: &str = "usage: slimage [--mode lossless|balanced|small|quality=N|target=S] \
-[--format same|png|jpeg|webp|auto] [--background RRGGBB] \
+[--format same|png|jpeg|webp|avif|auto] [--background RRGGBB] \
 [--resize scale=W|scale=xH|fit=WxH|cover=WxH|thumb=WxH] [--keep copyright,date,location,icc] [--srgb] \
 -o OUTDIR FILE...";
 
@@ -89,6 +89,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
                     "png" => OutputFormat::Png,
                     "jpeg" | "jpg" => OutputFormat::Jpeg,
                     "webp" => OutputFormat::Webp,
+                    "avif" => OutputFormat::Avif,
                     "auto" => OutputFormat::Auto,
                     other => return Err(format!("unknown format {other:?}")),
                 }
