@@ -137,6 +137,12 @@ fn malformed(reason: impl std::fmt::Display) -> EngineError {
 /// Decodes an AVIF file (still image; 8–12 bit; any chroma layout; alpha, premultiplied or not)
 /// to 8-bit RGBA, refusing anything beyond `limits` before its pixels are decoded.
 pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Decoded, EngineError> {
+    if has_icc_profile(bytes) {
+        return Err(EngineError::UnsupportedFeature {
+            format: "AVIF",
+            reason: "AVIF with an embedded ICC colour profile is not supported yet".into(),
+        });
+    }
     let parsed = avif_parse::read_avif(&mut &bytes[..]).map_err(|e| match e {
         avif_parse::Error::Unsupported(what) => EngineError::UnsupportedFeature {
             format: "AVIF",
@@ -144,12 +150,6 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Decoded, EngineError> {
         },
         other => malformed(other),
     })?;
-    if has_icc_profile(bytes) {
-        return Err(EngineError::UnsupportedFeature {
-            format: "AVIF",
-            reason: "AVIF with an embedded ICC colour profile is not supported yet".into(),
-        });
-    }
     let meta = parsed.primary_item_metadata().map_err(malformed)?;
     let (width, height) = (meta.max_frame_width.get(), meta.max_frame_height.get());
     if u64::from(width) * u64::from(height) > limits.max_pixels
@@ -206,9 +206,14 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Decoded, EngineError> {
 }
 
 /// Whether the file has a `colr` property holding an ICC profile (`prof` or `rICC`), which the
-/// parser does not hand over: such a file is refused rather than shown in the wrong colours.
+/// parser does not hand over: such a file is refused rather than shown in the wrong colours. Only
+/// the boxes before the image data (`mdat`) are searched, so pixel data cannot look like one.
 fn has_icc_profile(bytes: &[u8]) -> bool {
-    bytes
+    let metadata = bytes
+        .windows(4)
+        .position(|w| w == b"mdat")
+        .map_or(bytes, |at| &bytes[..at]);
+    metadata
         .windows(8)
         .any(|w| &w[..4] == b"colr" && matches!(&w[4..], b"prof" | b"rICC"))
 }
@@ -570,6 +575,23 @@ mod tests {
         let tagged = with_exif(&plain, exif).unwrap();
         assert!(tagged.windows(exif.len()).any(|w| w == exif));
         assert_eq!(reread_rgba(&tagged).unwrap(), reread_rgba(&plain).unwrap());
+    }
+
+    #[test]
+    fn an_embedded_icc_profile_is_refused_and_pixel_data_never_mistaken_for_one() {
+        let avif = encode(&photo_like(16, 16, false), 16, 16, 60).unwrap();
+        let at = avif.windows(4).position(|w| w == b"mdat").unwrap();
+        let mut with_profile = avif.clone();
+        with_profile[at - 12..at - 4].copy_from_slice(b"colrprof");
+        assert!(has_icc_profile(&with_profile));
+        assert!(matches!(
+            decode(&with_profile, &Limits::default()),
+            Err(EngineError::UnsupportedFeature { .. })
+        ));
+        let mut in_pixels = avif.clone();
+        in_pixels.extend_from_slice(b"colrprof");
+        assert!(!has_icc_profile(&in_pixels));
+        assert!(!has_icc_profile(&avif));
     }
 
     #[test]
