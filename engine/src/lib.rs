@@ -146,7 +146,18 @@ fn compress_sniffed(
             ImageFormat::Png => compress_png(source, format, &image, options.mode),
             ImageFormat::Jpeg => compress_jpeg(source, format, &image, options),
             ImageFormat::WebP => compress_webp(&image, options.mode),
-            ImageFormat::Avif => compress_avif(&image, options.mode),
+            // An AVIF kept as AVIF that cannot be re-encoded as asked (lossless, too small to
+            // measure, no quality reaching the target) comes back unchanged rather than failing.
+            ImageFormat::Avif => match compress_avif(&image, options.mode) {
+                Err(EngineError::Conversion(_))
+                    if format == ImageFormat::Avif
+                        && source.is_some()
+                        && options.format == OutputFormat::Same =>
+                {
+                    Ok(None)
+                }
+                other => other,
+            },
             other => unreachable!("no output is chosen as {other:?}"),
         };
         let candidate = match candidate {

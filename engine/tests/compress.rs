@@ -956,6 +956,10 @@ fn a_photo_becomes_a_smaller_avif_at_the_target_and_avif_input_is_read() {
     let again = compress(&avif.bytes, &CompressOptions::default()).unwrap();
     assert_eq!(again.format, ImageFormat::Avif);
     assert!(again.output_bytes <= avif.output_bytes);
+    // Lossless mode cannot re-encode an AVIF: it comes back unchanged, not as an error.
+    let kept = compress(&avif.bytes, &options(Mode::Lossless)).unwrap();
+    assert!(kept.kept_original);
+    assert_eq!(kept.bytes, avif.bytes);
 }
 
 #[test]
