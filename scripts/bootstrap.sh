@@ -33,8 +33,10 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
-# 1b. nasm, for the x86 assembly of the AV1 encoder and decoder (rav1e, rav1d) behind AVIF.
+# 1b. nasm, for the x86 assembly of the AV1 encoder and decoder (rav1e, rav1d) behind AVIF, and
+#     libavif's avifdec, the independent AVIF reader of the engine's tests and `make bench`.
 command -v nasm >/dev/null || apt_install nasm
+command -v avifdec >/dev/null || apt_install libavif-bin
 
 # 2. cargo-leptos (0.3.11's lock file needs rustc 1.96; 0.3.10 builds on 1.95). `no_downloads`
 #    turns a missing tool into a clear error instead of a download from GitHub.
@@ -112,10 +114,9 @@ if [ "$(schemathesis --version 2>/dev/null | grep -o '[0-9][0-9.]*' | head -1)" 
     "openapi-spec-validator==$OPENAPI_VALIDATOR_VERSION"
 fi
 
-# 9. Reference tools for `make bench` only (Debian's pngquant, and libavif's avifdec to read AVIF
-#    outputs independently of the engine; oxipng and mozjpeg are linked in).
-if [ "${1:-}" = "--bench" ] && ! { command -v pngquant && command -v avifdec; } >/dev/null; then
-  apt_install pngquant libavif-bin
+# 9. Reference tools for `make bench` only (Debian's pngquant; oxipng and mozjpeg are linked in).
+if [ "${1:-}" = "--bench" ] && ! command -v pngquant >/dev/null; then
+  apt_install pngquant
 fi
 
 say "ready"

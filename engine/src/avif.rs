@@ -1,6 +1,8 @@
 //! AVIF: lossy output through ravif (rav1e, an AV1 encoder written in Rust), with the quality
-//! searched per image like JPEG's and WebP's; and reading AVIF (our own candidates, to score them,
-//! and uploaded files) through avif-parse and rav1d, the Rust port of dav1d. rav1d is called
+//! searched per image like JPEG's and WebP's; the candidates are read back through avif-parse and
+//! rav1d, the Rust port of dav1d, to score them. Only the engine's own files are ever decoded: a
+//! panic inside rav1d's C-style API cannot unwind and aborts the process, and the fuzz target found
+//! a malformed bitstream that makes it panic, so uploaded AVIF files are refused (`decode.rs`). rav1d is called
 //! through its dav1d-compatible C-style API, so this module, like `webp`, allows unsafe code; every
 //! pointer it hands over lives for the whole call and every picture is released once.
 #![allow(unsafe_code)]

@@ -52,13 +52,13 @@ pub fn decode(bytes: &[u8], format: ImageFormat, limits: &Limits) -> Result<Deco
         ImageFormat::Gif => image::ImageFormat::Gif,
         ImageFormat::Bmp => image::ImageFormat::Bmp,
         ImageFormat::Tiff => image::ImageFormat::Tiff,
-        #[cfg(feature = "avif")]
-        ImageFormat::Avif => return crate::avif::decode(bytes, limits),
-        #[cfg(not(feature = "avif"))]
+        // rav1d aborts the process on some malformed bitstreams (a panic inside its C-style API
+        // cannot unwind; found by the fuzz target), so it only ever reads the engine's own rav1e
+        // output, never an uploaded file.
         ImageFormat::Avif => {
             return Err(EngineError::UnsupportedFeature {
                 format: "AVIF",
-                reason: "this build of Slimage has no AVIF support".into(),
+                reason: "AVIF input is not supported yet (AVIF output is)".into(),
             })
         }
     };

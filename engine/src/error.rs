@@ -27,7 +27,7 @@ pub enum EngineError {
         max_dimension: u32,
     },
     /// The bytes are not an image format the engine reads.
-    #[error("not a supported image: expected PNG, JPEG, WebP, AVIF, GIF, BMP or TIFF")]
+    #[error("not a supported image: expected PNG, JPEG, WebP, GIF, BMP or TIFF")]
     UnsupportedFormat,
     /// The format is recognised, but this variant of it is not supported.
     #[error("unsupported {format} image: {reason}")]

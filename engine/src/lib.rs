@@ -106,7 +106,6 @@ fn output_format(input: ImageFormat, requested: OutputFormat) -> ImageFormat {
         (OutputFormat::Avif, _) => ImageFormat::Avif,
         (OutputFormat::Same, ImageFormat::Jpeg) => ImageFormat::Jpeg,
         (OutputFormat::Same, ImageFormat::WebP) => ImageFormat::WebP,
-        (OutputFormat::Same, ImageFormat::Avif) => ImageFormat::Avif,
         (OutputFormat::Same, _) => ImageFormat::Png,
     }
 }
@@ -146,18 +145,7 @@ fn compress_sniffed(
             ImageFormat::Png => compress_png(source, format, &image, options.mode),
             ImageFormat::Jpeg => compress_jpeg(source, format, &image, options),
             ImageFormat::WebP => compress_webp(&image, options.mode),
-            // An AVIF kept as AVIF that cannot be re-encoded as asked (lossless, too small to
-            // measure, no quality reaching the target) comes back unchanged rather than failing.
-            ImageFormat::Avif => match compress_avif(&image, options.mode) {
-                Err(EngineError::Conversion(_))
-                    if format == ImageFormat::Avif
-                        && source.is_some()
-                        && options.format == OutputFormat::Same =>
-                {
-                    Ok(None)
-                }
-                other => other,
-            },
+            ImageFormat::Avif => compress_avif(&image, options.mode),
             other => unreachable!("no output is chosen as {other:?}"),
         };
         let candidate = match candidate {

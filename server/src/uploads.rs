@@ -316,8 +316,8 @@ impl<'a> Batch<'a> {
         }
         if engine::sniff_format(head).is_none() {
             return Err(AppError::UnsupportedMediaType(format!(
-                "\u{201c}{name}\u{201d} is not an image Slimage can read (PNG, JPEG, WebP, AVIF, GIF, \
-                 BMP or TIFF, recognised by its contents); nothing was uploaded."
+                "\u{201c}{name}\u{201d} is not an image Slimage can read (PNG, JPEG, WebP, GIF, BMP \
+                 or TIFF, recognised by its contents); nothing was uploaded."
             )));
         }
         self.storage.writer(key).await.map_err(AppError::from)

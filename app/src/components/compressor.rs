@@ -170,7 +170,7 @@ pub fn Compressor(limits: CompressLimits) -> impl IntoView {
                     <path stroke-linecap="round" stroke-linejoin="round" d="M12 16V4m0 0-4 4m4-4 4 4M4 16v2a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2v-2" />
                 </svg>
                 <p class="text-lg font-semibold text-slate-900">"Drop images or folders here"</p>
-                <p class="text-sm text-slate-600">"PNG, JPEG, WebP, AVIF, GIF, BMP or TIFF — or paste an image from the clipboard."</p>
+                <p class="text-sm text-slate-600">"PNG, JPEG, WebP, GIF, BMP or TIFF — or paste an image from the clipboard."</p>
                 <div class="flex flex-wrap justify-center gap-2">
                     <label class="cursor-pointer rounded-md bg-indigo-600 px-4 py-2 text-sm font-semibold text-white shadow-sm hover:bg-indigo-500 focus-within:outline focus-within:outline-2 focus-within:outline-indigo-600">
                         "Choose files"

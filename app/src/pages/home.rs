@@ -63,7 +63,7 @@ fn faq_entries() -> Vec<FaqEntry> {
         },
         FaqEntry {
             question: "Which formats can I upload?",
-            answer: "PNG, JPEG, WebP, AVIF, GIF, BMP and TIFF. Slimage recognises a file by its contents, not by its name, and tells you clearly when something is not an image it can read.",
+            answer: "PNG, JPEG, WebP, GIF, BMP and TIFF. Slimage recognises a file by its contents, not by its name, and tells you clearly when something is not an image it can read.",
         },
         FaqEntry {
             question: "What happens to my files?",

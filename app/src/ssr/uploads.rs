@@ -334,7 +334,7 @@ pub async fn queue_single(
     policy.admit_bytes(name, bytes.len() as i64, bytes.len() as i64)?;
     if !is_image {
         return Err(AppError::UnsupportedMediaType(
-            "The file is not an image Slimage can read (PNG, JPEG, WebP, AVIF, GIF, BMP or TIFF, \
+            "The file is not an image Slimage can read (PNG, JPEG, WebP, GIF, BMP or TIFF, \
              recognised by its contents)."
                 .into(),
         ));
