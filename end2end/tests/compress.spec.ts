@@ -149,6 +149,7 @@ test("a Free account gets separate downloads, and the page works on a phone", as
 });
 
 test("choosing AVIF gives a smaller .avif that the browser shows in the comparison", async ({ page }) => {
+  test.setTimeout(150_000); // the AVIF search is the engine's slowest
   await signUp(page, "avif");
   await page.goto("/compress");
   await expect(page.getByTestId("drop-zone")).toHaveAttribute("data-ready", "true");
