@@ -84,23 +84,10 @@ fn composite(rgba: &image::RgbaImage, background: u8) -> LinearRgb {
 /// A file's pixels. AVIF is decoded by libavif's `avifdec` (dav1d), not by the engine's own
 /// decoder, so that the file is checked by an independent reader too.
 fn pixels(file: &[u8]) -> image::RgbaImage {
-    if engine::sniff_format(file) != Some(engine::ImageFormat::Avif) {
-        return image::load_from_memory(file).unwrap().into_rgba8();
+    match engine::sniff_format(file) {
+        Some(engine::ImageFormat::Avif) => common::avifdec_rgba(file),
+        _ => image::load_from_memory(file).unwrap().into_rgba8(),
     }
-    let dir = tempfile::tempdir().unwrap();
-    let (avif, png) = (dir.path().join("in.avif"), dir.path().join("out.png"));
-    std::fs::write(&avif, file).unwrap();
-    let status = Command::new("avifdec")
-        .args(["--depth", "8"])
-        .arg(&avif)
-        .arg(&png)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .expect("avifdec is installed (make bench installs it)");
-    assert!(status.success(), "avifdec cannot read the engine's AVIF");
-    image::load_from_memory(&std::fs::read(png).unwrap())
-        .unwrap()
-        .into_rgba8()
 }
 
 /// SSIMULACRA2 of `output` against `original`, both as files; worse of dark and light backgrounds.

@@ -24,21 +24,10 @@ fn decode(bytes: &[u8]) -> DynamicImage {
 /// Any output's pixels; AVIF (which the `image` crate here does not read) through libavif's
 /// `avifdec` (dav1d), an independent reader that `scripts/bootstrap.sh` installs.
 fn pixels(bytes: &[u8]) -> image::RgbaImage {
-    if engine::sniff_format(bytes) != Some(ImageFormat::Avif) {
-        return decode(bytes).into_rgba8();
+    match engine::sniff_format(bytes) {
+        Some(ImageFormat::Avif) => common::avifdec_rgba(bytes),
+        _ => decode(bytes).into_rgba8(),
     }
-    let dir = tempfile::tempdir().unwrap();
-    let (avif, png) = (dir.path().join("in.avif"), dir.path().join("out.png"));
-    std::fs::write(&avif, bytes).unwrap();
-    let status = std::process::Command::new("avifdec")
-        .args(["--depth", "8"])
-        .arg(&avif)
-        .arg(&png)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .expect("avifdec is installed (scripts/bootstrap.sh installs libavif-bin)");
-    assert!(status.success(), "avifdec cannot read the engine's AVIF");
-    decode(&std::fs::read(png).unwrap()).into_rgba8()
 }
 
 /// A 96×64 test picture: smooth gradients plus a hard edge, optionally with a transparent hole.
