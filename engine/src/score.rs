@@ -4,21 +4,12 @@
 //! Transparent images are scored as composites over a dark and a light background; the worse
 //! score counts, so that a change hidden by one background is caught by the other.
 
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
 
-use ssimulacra2::{compute_frame_ssimulacra2, LinearRgb};
-
-use crate::{decode::flatten, ssim2::CachedReference};
-
-/// Up to this many pixels the reference is prepared once for all candidates (about 50 bytes a
-/// pixel per background); larger images are scored without the cache to bound memory.
-const CACHE_MAX_PIXELS: u64 = 16_000_000;
-
-/// One background's reference: prepared, or plain linear RGB for very large images.
-enum Prepared {
-    Cached(CachedReference),
-    Plain(LinearRgb),
-}
+use crate::{
+    decode::flatten,
+    ssim2::{CachedReference, Planar, Scratch},
+};
 
 /// The backgrounds transparent images are judged on.
 const BACKGROUNDS: [[u8; 3]; 2] = [[0, 0, 0], [255, 255, 255]];
@@ -40,20 +31,26 @@ fn srgb_to_linear(value: u8) -> f32 {
     })[usize::from(value)]
 }
 
-/// RGBA pixels composited over `background`, as linear RGB.
-fn linear(rgba: &[u8], width: u32, height: u32, background: [u8; 3], alpha: bool) -> LinearRgb {
-    let pixels = rgba
-        .chunks_exact(4)
-        .map(|p| {
-            let rgb = if alpha {
-                flatten(p, background)
-            } else {
-                [p[0], p[1], p[2]]
-            };
-            rgb.map(srgb_to_linear)
-        })
-        .collect();
-    LinearRgb::new(pixels, width as usize, height as usize).expect("buffer matches dimensions")
+/// RGBA pixels composited over `background`, as planar linear RGB.
+fn linear(rgba: &[u8], width: u32, height: u32, background: [u8; 3], alpha: bool) -> Planar {
+    let len = width as usize * height as usize;
+    let mut planes = [vec![0f32; len], vec![0f32; len], vec![0f32; len]];
+    let [r, g, b] = &mut planes;
+    for (i, p) in rgba.chunks_exact(4).take(len).enumerate() {
+        let rgb = if alpha {
+            flatten(p, background)
+        } else {
+            [p[0], p[1], p[2]]
+        };
+        r[i] = srgb_to_linear(rgb[0]);
+        g[i] = srgb_to_linear(rgb[1]);
+        b[i] = srgb_to_linear(rgb[2]);
+    }
+    Planar {
+        width: width as usize,
+        height: height as usize,
+        planes,
+    }
 }
 
 /// Whether the metric can score a `width`×`height` image at all.
@@ -66,7 +63,10 @@ pub struct Reference {
     width: u32,
     height: u32,
     alpha: bool,
-    frames: Vec<Prepared>,
+    /// One prepared reference per background (about 48 bytes a pixel each).
+    frames: Vec<CachedReference>,
+    /// The buffers every candidate's scoring reuses, made at the first candidate.
+    scratch: Mutex<Option<Scratch>>,
 }
 
 impl Reference {
@@ -77,24 +77,20 @@ impl Reference {
         } else {
             &BACKGROUNDS[..1]
         };
-        let cache =
-            scorable(width, height) && u64::from(width) * u64::from(height) <= CACHE_MAX_PIXELS;
-        let frames = backgrounds
-            .iter()
-            .map(|&bg| {
-                let frame = linear(rgba, width, height, bg, alpha);
-                if cache {
-                    Prepared::Cached(CachedReference::new(frame))
-                } else {
-                    Prepared::Plain(frame)
-                }
-            })
-            .collect();
+        let frames = if scorable(width, height) {
+            backgrounds
+                .iter()
+                .map(|&bg| CachedReference::new(linear(rgba, width, height, bg, alpha)))
+                .collect()
+        } else {
+            Vec::new()
+        };
         Self {
             width,
             height,
             alpha,
             frames,
+            scratch: Mutex::new(None),
         }
     }
 
@@ -113,17 +109,15 @@ impl Reference {
         } else {
             &BACKGROUNDS[..1]
         };
+        let mut kept = self.scratch.lock().unwrap_or_else(PoisonError::into_inner);
+        let scratch =
+            kept.get_or_insert_with(|| Scratch::new(self.width as usize, self.height as usize));
         backgrounds
             .iter()
             .zip(&self.frames)
             .map(|(&bg, reference)| {
                 let distorted = linear(candidate, self.width, self.height, bg, self.alpha);
-                match reference {
-                    Prepared::Cached(reference) => reference.score(distorted),
-                    Prepared::Plain(reference) => {
-                        compute_frame_ssimulacra2(reference.clone(), distorted).unwrap_or(0.0)
-                    }
-                }
+                reference.score(distorted, scratch)
             })
             .reduce(f64::min)
     }

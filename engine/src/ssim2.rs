@@ -1,17 +1,50 @@
-//! SSIMULACRA2 with the reference prepared once.
+//! SSIMULACRA2 with the reference prepared once, computed on planar images.
 //!
 //! A port of `compute_frame_ssimulacra2` from the `ssimulacra2` crate 0.5.1 (rust-av,
-//! BSD-2-Clause; © the ssimulacra2 authors) that keeps, for every scale, the reference's planar
-//! XYB image, its blurred mean and its blurred square. A search scores many candidates against one
-//! reference: each candidate then costs three blurs per scale instead of five, and the reference
-//! is never converted again. The arithmetic and its order are the crate's, so scores are
-//! bit-identical to it (tested below).
+//! BSD-2-Clause; © the ssimulacra2 authors) and of the XYB conversion of `yuvxyb` 0.4 (same
+//! authors) that:
+//! - keeps, for every scale, the reference's XYB planes, their blurred mean and blurred square,
+//!   so that each candidate costs three blurs per scale instead of five;
+//! - works on planes (`[Vec<f32>; 3]`) from the start, without the crate's pixel arrays and the
+//!   copies between them;
+//! - runs the recursive Gaussian's row pass down the columns of a transposed plane, so that both
+//!   passes process hundreds of independent columns at once (vectorised) instead of one long
+//!   dependency chain per row;
+//! - computes the per-pixel SSIM and edge terms a row at a time (vectorised) before summing them
+//!   in the crate's order, and reuses every buffer.
+//!
+//! The arithmetic and its order are the crate's, so scores are bit-identical to it (tested below).
 
-use ssimulacra2::{Blur, LinearRgb, Xyb};
+#[cfg(test)]
+use ssimulacra2::LinearRgb;
 
 const NUM_SCALES: usize = 6;
 
 type Planes = [Vec<f32>; 3];
+
+/// A planar linear-RGB image.
+pub struct Planar {
+    pub width: usize,
+    pub height: usize,
+    pub planes: Planes,
+}
+
+impl Planar {
+    #[cfg(test)]
+    fn from_linear_rgb(image: &LinearRgb) -> Self {
+        let mut planes = planes(image.width() * image.height());
+        for (i, p) in image.data().iter().enumerate() {
+            for c in 0..3 {
+                planes[c][i] = p[c];
+            }
+        }
+        Self {
+            width: image.width(),
+            height: image.height(),
+            planes,
+        }
+    }
+}
 
 /// One scale of the prepared reference.
 struct ReferenceScale {
@@ -29,31 +62,81 @@ pub struct CachedReference {
     scales: Vec<ReferenceScale>,
 }
 
+/// The sizes of the scales the metric looks at: as in the crate, the size checked is the previous
+/// scale's, so the last scale processed may be smaller than 8 pixels on a side.
+fn scale_sizes(width: usize, height: usize) -> Vec<(usize, usize)> {
+    let mut sizes = Vec::with_capacity(NUM_SCALES);
+    let (mut w, mut h) = (width, height);
+    for scale in 0..NUM_SCALES {
+        if w < 8 || h < 8 {
+            break;
+        }
+        if scale > 0 {
+            (w, h) = (w.div_ceil(2), h.div_ceil(2));
+        }
+        sizes.push((w, h));
+    }
+    sizes
+}
+
+/// Buffers reused across scales and candidates (all sized for the full-resolution scale, about
+/// 32 bytes a pixel): keeping them from one candidate to the next saves the page faults.
+pub struct Scratch {
+    xyb: Planes,
+    product: Vec<f32>,
+    passed: Vec<f32>,
+    mu2: Vec<f32>,
+    sigma2_sq: Vec<f32>,
+    sigma12: Vec<f32>,
+    strip: Vec<f32>,
+    strip_out: Vec<f32>,
+    state: Vec<f32>,
+    row: Vec<f64>,
+    row2: Vec<f64>,
+}
+
+impl Scratch {
+    pub fn new(width: usize, height: usize) -> Self {
+        let len = width * height;
+        Self {
+            xyb: planes(len),
+            product: vec![0.0; len],
+            passed: vec![0.0; len],
+            mu2: vec![0.0; len],
+            sigma2_sq: vec![0.0; len],
+            sigma12: vec![0.0; len],
+            strip: vec![0.0; LANES * width],
+            strip_out: vec![0.0; LANES * width],
+            state: vec![0.0; 6 * CHUNK],
+            row: vec![0.0; width],
+            row2: vec![0.0; width],
+        }
+    }
+}
+
 impl CachedReference {
     /// Prepares `image` (at least 8×8).
-    pub fn new(image: LinearRgb) -> Self {
-        let (width, height) = (image.width(), image.height());
-        let mut blur = Blur::new(width, height);
-        let mut mul = planes(width * height);
-        let mut scales = Vec::with_capacity(NUM_SCALES);
+    pub fn new(image: Planar) -> Self {
+        let (width, height) = (image.width, image.height);
+        let mut scratch = Scratch::new(width, height);
         let mut current = image;
-        let (mut w, mut h) = (width, height);
-        for scale in 0..NUM_SCALES {
-            // As in the crate: the size checked is the previous scale's, so the last scale
-            // processed may be smaller than 8 pixels on a side.
-            if w < 8 || h < 8 {
-                break;
-            }
+        let mut scales = Vec::with_capacity(NUM_SCALES);
+        for (scale, (w, h)) in scale_sizes(width, height).into_iter().enumerate() {
             if scale > 0 {
                 current = downscale_by_2(&current);
-                (w, h) = (current.width(), current.height());
             }
-            truncate(&mut mul, w * h);
-            blur.shrink_to(w, h);
-            let xyb = to_planar_xyb(&current);
-            image_multiply(&xyb, &xyb, &mut mul);
-            let sigma_sq = blur.blur(&mul);
-            let mu = blur.blur(&xyb);
+            let len = w * h;
+            let mut xyb = planes(len);
+            to_planar_xyb(&current, &mut xyb);
+            let mut mu = planes(len);
+            let mut sigma_sq = planes(len);
+            for c in 0..3 {
+                blur(&xyb[c], w, h, &mut mu[c], &mut scratch);
+                let mut product = std::mem::take(&mut scratch.product);
+                multiply(&xyb[c], &xyb[c], &mut product[..len]);
+                blur(&product[..len], w, h, &mut sigma_sq[c], &mut scratch);
+                scratch.product = product;
+            }
             scales.push(ReferenceScale {
                 width: w,
                 height: h,
@@ -69,14 +152,13 @@ impl CachedReference {
         }
     }
 
-    /// The SSIMULACRA2 score of `distorted` (same size) against the reference.
-    pub fn score(&self, distorted: LinearRgb) -> f64 {
+    /// The SSIMULACRA2 score of `distorted` (same size) against the reference, computed in
+    /// `scratch` (made by `Scratch::new` for this size).
+    pub fn score(&self, distorted: Planar, scratch: &mut Scratch) -> f64 {
         debug_assert_eq!(
-            (distorted.width(), distorted.height()),
+            (distorted.width, distorted.height),
             (self.width, self.height)
         );
-        let mut blur = Blur::new(self.width, self.height);
-        let mut mul = planes(self.width * self.height);
         let mut scores = Vec::with_capacity(self.scales.len());
         let mut current = distorted;
         for (scale, reference) in self.scales.iter().enumerate() {
@@ -84,173 +166,392 @@ impl CachedReference {
                 current = downscale_by_2(&current);
             }
             let (w, h) = (reference.width, reference.height);
-            truncate(&mut mul, w * h);
-            blur.shrink_to(w, h);
-            let xyb = to_planar_xyb(&current);
-            image_multiply(&xyb, &xyb, &mut mul);
-            let sigma2_sq = blur.blur(&mul);
-            image_multiply(&reference.xyb, &xyb, &mut mul);
-            let sigma12 = blur.blur(&mul);
-            let mu2 = blur.blur(&xyb);
-            scores.push((
-                ssim_map(
+            let len = w * h;
+            let mut xyb = std::mem::take(&mut scratch.xyb);
+            for plane in &mut xyb {
+                plane.resize(len, 0.0);
+            }
+            to_planar_xyb(&current, &mut xyb);
+            let mut product = std::mem::take(&mut scratch.product);
+            let mut mu2 = std::mem::take(&mut scratch.mu2);
+            let mut sigma2_sq = std::mem::take(&mut scratch.sigma2_sq);
+            let mut sigma12 = std::mem::take(&mut scratch.sigma12);
+            let (mut ssim, mut edges) = ([0f64; 6], [0f64; 12]);
+            for c in 0..3 {
+                let (mu2, sigma2_sq, sigma12) =
+                    (&mut mu2[..len], &mut sigma2_sq[..len], &mut sigma12[..len]);
+                multiply(&xyb[c], &xyb[c], &mut product[..len]);
+                blur(&product[..len], w, h, sigma2_sq, scratch);
+                multiply(&reference.xyb[c], &xyb[c], &mut product[..len]);
+                blur(&product[..len], w, h, sigma12, scratch);
+                blur(&xyb[c], w, h, mu2, scratch);
+                let s = ssim_terms(
                     w,
-                    h,
-                    &reference.mu,
-                    &mu2,
-                    &reference.sigma_sq,
-                    &sigma2_sq,
-                    &sigma12,
-                ),
-                edge_diff_map(w, h, &reference.xyb, &reference.mu, &xyb, &mu2),
-            ));
+                    &reference.mu[c],
+                    mu2,
+                    &reference.sigma_sq[c],
+                    sigma2_sq,
+                    sigma12,
+                    &mut scratch.row,
+                );
+                ssim[c * 2..c * 2 + 2].copy_from_slice(&norms(len, s));
+                let e = edge_terms(
+                    w,
+                    &reference.xyb[c],
+                    &reference.mu[c],
+                    &xyb[c],
+                    mu2,
+                    &mut scratch.row,
+                    &mut scratch.row2,
+                );
+                edges[c * 4..c * 4 + 2].copy_from_slice(&norms(len, [e[0], e[1]]));
+                edges[c * 4 + 2..c * 4 + 4].copy_from_slice(&norms(len, [e[2], e[3]]));
+            }
+            scratch.product = product;
+            scratch.mu2 = mu2;
+            scratch.sigma2_sq = sigma2_sq;
+            scratch.sigma12 = sigma12;
+            scratch.xyb = xyb;
+            scores.push((ssim, edges));
         }
         final_score(&scores)
     }
+}
+
+/// A plane's mean and 4-norm from the sum of its terms and of their fourth powers.
+fn norms(len: usize, sums: [f64; 2]) -> [f64; 2] {
+    let one_per_pixels = 1.0f64 / len as f64;
+    [
+        one_per_pixels * sums[0],
+        (one_per_pixels * sums[1]).sqrt().sqrt(),
+    ]
 }
 
 fn planes(len: usize) -> Planes {
     [vec![0.0; len], vec![0.0; len], vec![0.0; len]]
 }
 
-fn truncate(planes: &mut Planes, len: usize) {
-    for plane in planes {
-        plane.truncate(len);
+fn multiply(a: &[f32], b: &[f32], out: &mut [f32]) {
+    for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
+        *o = x * y;
     }
 }
 
-/// Linear RGB to the positive planar XYB the metric works on.
-fn to_planar_xyb(image: &LinearRgb) -> Planes {
-    let mut xyb = Xyb::from(image.clone());
-    for pix in xyb.data_mut().iter_mut() {
-        pix[2] = (pix[2] - pix[1]) + 0.55;
-        pix[0] = (pix[0]).mul_add(14.0, 0.42);
-        pix[1] += 0.01;
-    }
-    let len = xyb.width() * xyb.height();
-    let mut out = planes(len);
-    for (i, p) in xyb.data().iter().enumerate() {
-        out[0][i] = p[0];
-        out[1][i] = p[1];
-        out[2][i] = p[2];
-    }
-    out
+// The XYB conversion of `yuvxyb` (its `fastmath` cube root, which the crate uses).
+const OPSIN: [f32; 9] = [
+    0.30,
+    1.0 - 0.078 - 0.30,
+    0.078,
+    0.23,
+    1.0 - 0.078 - 0.23,
+    0.078,
+    0.243_422_69,
+    0.204_767_45,
+    1.0 - 0.243_422_69 - 0.204_767_45,
+];
+const OPSIN_BIAS: f32 = 0.003_793_073_4;
+
+/// FreeBSD's `cbrtf` as `yuvxyb-math` ports it (© 1993 Sun Microsystems; freely distributable).
+#[inline(always)]
+#[allow(clippy::unreadable_literal)]
+fn cbrtf_fast(x: f32) -> f32 {
+    const B1: u32 = 709_958_130;
+    let mut ui: u32 = x.to_bits();
+    let hx: u32 = (ui & 0x7FFF_FFFF) / 3 + B1;
+    ui &= 0x8000_0000;
+    ui |= hx;
+    let mut t = f64::from(f32::from_bits(ui));
+    let x = f64::from(x);
+    let mut r = t * t * t;
+    t = t * (x + x + r) / (x + r + r);
+    r = t * t * t;
+    t = t * (x + x + r) / (x + r + r);
+    t as f32
 }
 
-fn image_multiply(img1: &Planes, img2: &Planes, out: &mut Planes) {
-    for ((plane1, plane2), out_plane) in img1.iter().zip(img2.iter()).zip(out.iter_mut()) {
-        for ((&p1, &p2), o) in plane1.iter().zip(plane2.iter()).zip(out_plane.iter_mut()) {
-            *o = p1 * p2;
+/// Linear RGB to the positive XYB planes the metric works on (`out` planes hold `current`'s
+/// pixel count).
+fn to_planar_xyb(current: &Planar, out: &mut Planes) {
+    let absorb = -cbrtf_fast(OPSIN_BIAS);
+    let [r, g, b] = &current.planes;
+    let [ox, oy, ob] = out;
+    let len = ox.len();
+    let (r, g, b, oy, ob) = (
+        &r[..len],
+        &g[..len],
+        &b[..len],
+        &mut oy[..len],
+        &mut ob[..len],
+    );
+    for i in 0..len {
+        let (r, g, b) = (r[i], g[i], b[i]);
+        let mix = |row: usize| {
+            let m = OPSIN[row * 3].mul_add(
+                r,
+                OPSIN[row * 3 + 1].mul_add(g, OPSIN[row * 3 + 2].mul_add(b, OPSIN_BIAS)),
+            );
+            cbrtf_fast(m.max(0.0)) + absorb
+        };
+        let (m0, m1, m2) = (mix(0), mix(1), mix(2));
+        let x = 0.5 * (m0 - m1);
+        let y = 0.5 * (m0 + m1);
+        ob[i] = (m2 - y) + 0.55;
+        ox[i] = x.mul_add(14.0, 0.42);
+        oy[i] = y + 0.01;
+    }
+}
+
+fn downscale_by_2(image: &Planar) -> Planar {
+    let (in_w, in_h) = (image.width, image.height);
+    let (out_w, out_h) = (in_w.div_ceil(2), in_h.div_ceil(2));
+    let mut planes = planes(out_w * out_h);
+    for (input, output) in image.planes.iter().zip(planes.iter_mut()) {
+        for oy in 0..out_h {
+            let top = &input[oy * 2 * in_w..][..in_w];
+            let bottom = &input[(oy * 2 + 1).min(in_h - 1) * in_w..][..in_w];
+            let row = &mut output[oy * out_w..][..out_w];
+            for (ox, out) in row.iter_mut().enumerate() {
+                let (x0, x1) = (ox * 2, (ox * 2 + 1).min(in_w - 1));
+                // The crate's order: (0,0), (0,1), (1,0), (1,1), starting from zero.
+                let sum = 0f32 + top[x0] + top[x1] + bottom[x0] + bottom[x1];
+                *out = sum * 0.25;
+            }
         }
     }
+    Planar {
+        width: out_w,
+        height: out_h,
+        planes,
+    }
 }
 
-fn downscale_by_2(in_data: &LinearRgb) -> LinearRgb {
-    const SCALE: usize = 2;
-    let in_w = in_data.width();
-    let in_h = in_data.height();
-    let out_w = in_w.div_ceil(SCALE);
-    let out_h = in_h.div_ceil(SCALE);
-    let mut out_data = vec![[0.0f32; 3]; out_w * out_h];
-    let normalize = 1f32 / (SCALE * SCALE) as f32;
-    let in_data = &in_data.data();
-    for oy in 0..out_h {
-        for ox in 0..out_w {
-            for c in 0..3 {
-                let mut sum = 0f32;
-                for iy in 0..SCALE {
-                    for ix in 0..SCALE {
-                        let x = (ox * SCALE + ix).min(in_w - 1);
-                        let y = (oy * SCALE + iy).min(in_h - 1);
-                        sum += in_data[y * in_w + x][c];
-                    }
+// The recursive Gaussian (Charalampidis 2016, sigma 1.5) with the constants the crate's build
+// script derives.
+const RADIUS: isize = 5;
+const MUL_IN: [f32; 3] = [0.055_295_236, -0.058_836_687, 0.012_955_819];
+const VERT_MUL_PREV: [f32; 3] = [
+    -1.902_113_1,
+    -1.175_570_5,
+    -0.000_000_000_000_000_122_464_69,
+];
+const MUL_PREV: [f32; 3] = [1.902_113_1, 1.175_570_5, 0.000_000_000_000_000_122_464_69];
+/// Columns processed together by a pass (their filter state stays in the L1 cache).
+const CHUNK: usize = 4096;
+
+/// Rows processed together by the row pass (one AVX2 register of `f32`).
+const LANES: usize = 8;
+
+/// Blurs `plane` (`width`×`height`) into `out` exactly as the crate does: its row pass, then its
+/// column pass.
+fn blur(plane: &[f32], width: usize, height: usize, out: &mut [f32], scratch: &mut Scratch) {
+    let len = width * height;
+    row_pass(
+        plane,
+        &mut scratch.passed[..len],
+        width,
+        height,
+        &mut scratch.strip,
+        &mut scratch.strip_out,
+    );
+    column_pass(
+        &scratch.passed[..len],
+        &mut out[..len],
+        width,
+        height,
+        &mut scratch.state,
+    );
+}
+
+/// The crate's row pass, run on `LANES` rows at once: a strip of rows is interleaved (pixel `x`
+/// of the strip's rows side by side), filtered along `x` with one lane per row, and written back.
+fn row_pass(
+    input: &[f32],
+    output: &mut [f32],
+    width: usize,
+    height: usize,
+    strip: &mut [f32],
+    strip_out: &mut [f32],
+) {
+    let strip = &mut strip[..LANES * width];
+    let strip_out = &mut strip_out[..LANES * width];
+    for y0 in (0..height).step_by(LANES) {
+        let rows = LANES.min(height - y0);
+        if rows < LANES {
+            strip.fill(0.0);
+        }
+        for lane in 0..rows {
+            let row = &input[(y0 + lane) * width..][..width];
+            for (x, &v) in row.iter().enumerate() {
+                strip[x * LANES + lane] = v;
+            }
+        }
+        let mut prev = [[0f32; LANES]; 3];
+        let mut prev2 = [[0f32; LANES]; 3];
+        let zeros = [0f32; LANES];
+        let lanes_at = |x: isize| -> &[f32] {
+            if x >= 0 && (x as usize) < width {
+                &strip[x as usize * LANES..][..LANES]
+            } else {
+                &zeros
+            }
+        };
+        for n in (1 - RADIUS)..width as isize {
+            let (left, right) = (lanes_at(n - RADIUS - 1), lanes_at(n + RADIUS - 1));
+            let mut total = [0f32; LANES];
+            for i in 0..LANES {
+                let sum = left[i] + right[i];
+                let mut outs = [0f32; 3];
+                for k in 0..3 {
+                    let out = MUL_PREV[k]
+                        .mul_add(prev[k][i], (-1f32).mul_add(prev2[k][i], sum * MUL_IN[k]));
+                    prev2[k][i] = prev[k][i];
+                    prev[k][i] = out;
+                    outs[k] = out;
                 }
-                out_data[oy * out_w + ox][c] = sum * normalize;
+                total[i] = outs[0] + outs[1] + outs[2];
+            }
+            if n >= 0 {
+                strip_out[n as usize * LANES..][..LANES].copy_from_slice(&total);
+            }
+        }
+        for lane in 0..rows {
+            let row = &mut output[(y0 + lane) * width..][..width];
+            for (x, v) in row.iter_mut().enumerate() {
+                *v = strip_out[x * LANES + lane];
             }
         }
     }
-    LinearRgb::new(out_data, out_w, out_h).expect("resolution and data size match")
 }
 
-fn ssim_map(
+/// The crate's column pass, down `CHUNK` columns at a time.
+fn column_pass(input: &[f32], output: &mut [f32], width: usize, height: usize, state: &mut [f32]) {
+    let zeros = [0f32; CHUNK];
+    let mut discard = [0f32; CHUNK];
+    let height = height as isize;
+    for x0 in (0..width).step_by(CHUNK) {
+        let n = CHUNK.min(width - x0);
+        state.fill(0.0);
+        let (prev, prev2) = state.split_at_mut(3 * CHUNK);
+        let (p1, rest) = prev.split_at_mut(CHUNK);
+        let (p3, p5) = rest.split_at_mut(CHUNK);
+        let (q1, rest) = prev2.split_at_mut(CHUNK);
+        let (q3, q5) = rest.split_at_mut(CHUNK);
+        let (p1, p3, p5, q1, q3, q5) = (
+            &mut p1[..n],
+            &mut p3[..n],
+            &mut p5[..n],
+            &mut q1[..n],
+            &mut q3[..n],
+            &mut q5[..n],
+        );
+        for y in (1 - RADIUS)..height {
+            let (top, bottom) = (y - RADIUS - 1, y + RADIUS - 1);
+            let top = if top >= 0 {
+                &input[top as usize * width + x0..][..n]
+            } else {
+                &zeros[..n]
+            };
+            let bottom = if bottom < height {
+                &input[bottom as usize * width + x0..][..n]
+            } else {
+                &zeros[..n]
+            };
+            let out = if y >= 0 {
+                &mut output[y as usize * width + x0..][..n]
+            } else {
+                &mut discard[..n]
+            };
+            for i in 0..n {
+                let sum = top[i] + bottom[i];
+                let o1 = sum.mul_add(MUL_IN[0], -p1[i].mul_add(VERT_MUL_PREV[0], q1[i]));
+                let o3 = sum.mul_add(MUL_IN[1], -p3[i].mul_add(VERT_MUL_PREV[1], q3[i]));
+                let o5 = sum.mul_add(MUL_IN[2], -p5[i].mul_add(VERT_MUL_PREV[2], q5[i]));
+                q1[i] = p1[i];
+                q3[i] = p3[i];
+                q5[i] = p5[i];
+                p1[i] = o1;
+                p3[i] = o3;
+                p5[i] = o5;
+                out[i] = o1 + o3 + o5;
+            }
+        }
+    }
+}
+
+/// One plane's SSIM terms: the sums of `d` and `d⁴` over its pixels, in the crate's order.
+fn ssim_terms(
     width: usize,
-    height: usize,
-    m1: &Planes,
-    m2: &Planes,
-    s11: &Planes,
-    s22: &Planes,
-    s12: &Planes,
-) -> [f64; 6] {
+    m1: &[f32],
+    m2: &[f32],
+    s11: &[f32],
+    s22: &[f32],
+    s12: &[f32],
+    terms: &mut [f64],
+) -> [f64; 2] {
     const C2: f32 = 0.0009f32;
-    let one_per_pixels = 1.0f64 / (width * height) as f64;
-    let mut plane_averages = [0f64; 6];
-    for c in 0..3 {
-        let mut sum1 = [0.0f64; 2];
-        let rows = m1[c].chunks_exact(width).zip(
-            m2[c].chunks_exact(width).zip(
-                s11[c]
-                    .chunks_exact(width)
-                    .zip(s22[c].chunks_exact(width).zip(s12[c].chunks_exact(width))),
-            ),
-        );
-        for (row_m1, (row_m2, (row_s11, (row_s22, row_s12)))) in rows {
-            for x in 0..width {
-                let mu1 = row_m1[x];
-                let mu2 = row_m2[x];
-                let mu11 = mu1 * mu1;
-                let mu22 = mu2 * mu2;
-                let mu12 = mu1 * mu2;
-                let mu_diff = mu1 - mu2;
-                let num_m = mu_diff.mul_add(-mu_diff, 1.0f32);
-                let num_s = 2f32.mul_add(row_s12[x] - mu12, C2);
-                let denom_s = (row_s11[x] - mu11) + (row_s22[x] - mu22) + C2;
-                let d = (1.0f64 - f64::from((num_m * num_s) / denom_s)).max(0.0);
-                sum1[0] += d;
-                sum1[1] += d.powi(4);
-            }
+    let terms = &mut terms[..width];
+    let mut sums = [0.0f64; 2];
+    let rows = m1
+        .chunks_exact(width)
+        .zip(m2.chunks_exact(width))
+        .zip(s11.chunks_exact(width))
+        .zip(s22.chunks_exact(width))
+        .zip(s12.chunks_exact(width));
+    for ((((row_m1, row_m2), row_s11), row_s22), row_s12) in rows {
+        for x in 0..width {
+            let mu1 = row_m1[x];
+            let mu2 = row_m2[x];
+            let mu11 = mu1 * mu1;
+            let mu22 = mu2 * mu2;
+            let mu12 = mu1 * mu2;
+            let mu_diff = mu1 - mu2;
+            let num_m = mu_diff.mul_add(-mu_diff, 1.0f32);
+            let num_s = 2f32.mul_add(row_s12[x] - mu12, C2);
+            let denom_s = (row_s11[x] - mu11) + (row_s22[x] - mu22) + C2;
+            terms[x] = (1.0f64 - f64::from((num_m * num_s) / denom_s)).max(0.0);
         }
-        plane_averages[c * 2] = one_per_pixels * sum1[0];
-        plane_averages[c * 2 + 1] = (one_per_pixels * sum1[1]).sqrt().sqrt();
+        for &d in terms.iter() {
+            sums[0] += d;
+            sums[1] += d.powi(4);
+        }
     }
-    plane_averages
+    sums
 }
 
-fn edge_diff_map(
+/// One plane's edge terms: the sums of artefacts, their fourth powers, lost detail and its
+/// fourth powers, in the crate's order.
+fn edge_terms(
     width: usize,
-    height: usize,
-    img1: &Planes,
-    mu1: &Planes,
-    img2: &Planes,
-    mu2: &Planes,
-) -> [f64; 12] {
-    let one_per_pixels = 1.0f64 / (width * height) as f64;
-    let mut plane_averages = [0f64; 12];
-    for c in 0..3 {
-        let mut sum1 = [0.0f64; 4];
-        let rows = img1[c].chunks_exact(width).zip(
-            img2[c]
-                .chunks_exact(width)
-                .zip(mu1[c].chunks_exact(width).zip(mu2[c].chunks_exact(width))),
-        );
-        for (row1, (row2, (rowm1, rowm2))) in rows {
-            for x in 0..width {
-                let d1: f64 = (1.0 + f64::from((row2[x] - rowm2[x]).abs()))
-                    / (1.0 + f64::from((row1[x] - rowm1[x]).abs()))
-                    - 1.0;
-                let artifact = d1.max(0.0);
-                sum1[0] += artifact;
-                sum1[1] += artifact.powi(4);
-                let detail_lost = (-d1).max(0.0);
-                sum1[2] += detail_lost;
-                sum1[3] += detail_lost.powi(4);
-            }
+    img1: &[f32],
+    mu1: &[f32],
+    img2: &[f32],
+    mu2: &[f32],
+    artifacts: &mut [f64],
+    details_lost: &mut [f64],
+) -> [f64; 4] {
+    let (artifacts, details_lost) = (&mut artifacts[..width], &mut details_lost[..width]);
+    let mut sums = [0.0f64; 4];
+    let rows = img1
+        .chunks_exact(width)
+        .zip(img2.chunks_exact(width))
+        .zip(mu1.chunks_exact(width))
+        .zip(mu2.chunks_exact(width));
+    for (((row1, row2), rowm1), rowm2) in rows {
+        for x in 0..width {
+            let d1: f64 = (1.0 + f64::from((row2[x] - rowm2[x]).abs()))
+                / (1.0 + f64::from((row1[x] - rowm1[x]).abs()))
+                - 1.0;
+            artifacts[x] = d1.max(0.0);
+            details_lost[x] = (-d1).max(0.0);
         }
-        plane_averages[c * 4] = one_per_pixels * sum1[0];
-        plane_averages[c * 4 + 1] = (one_per_pixels * sum1[1]).sqrt().sqrt();
-        plane_averages[c * 4 + 2] = one_per_pixels * sum1[2];
-        plane_averages[c * 4 + 3] = (one_per_pixels * sum1[3]).sqrt().sqrt();
+        for (&artifact, &detail_lost) in artifacts.iter().zip(details_lost.iter()) {
+            sums[0] += artifact;
+            sums[1] += artifact.powi(4);
+            sums[2] += detail_lost;
+            sums[3] += detail_lost.powi(4);
+        }
     }
-    plane_averages
+    sums
 }
 
 /// The crate's weighting of the 108 sub-scores into one number (weights from its `Msssim`).
@@ -328,16 +629,27 @@ mod tests {
 
     #[test]
     fn scores_are_bit_identical_to_the_crates() {
-        for (w, h) in [(8, 8), (37, 23), (200, 131), (300, 17)] {
+        for (w, h) in [
+            (8, 8),
+            (9, 8),
+            (37, 23),
+            (200, 131),
+            (300, 17),
+            (17, 300),
+            (530, 261),
+        ] {
             let reference = frame(w, h, 1);
-            let cached = CachedReference::new(reference.clone());
+            let cached = CachedReference::new(Planar::from_linear_rgb(&reference));
+            let mut scratch = Scratch::new(w, h);
             for seed in [1, 2, 99] {
                 let distorted = frame(w, h, seed);
                 let expected =
                     ssimulacra2::compute_frame_ssimulacra2(reference.clone(), distorted.clone())
                         .unwrap();
                 assert_eq!(
-                    cached.score(distorted).to_bits(),
+                    cached
+                        .score(Planar::from_linear_rgb(&distorted), &mut scratch)
+                        .to_bits(),
                     expected.to_bits(),
                     "{w}×{h} seed {seed}"
                 );
