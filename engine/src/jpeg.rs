@@ -45,6 +45,10 @@ pub fn encode(
 
 /// The smallest JPEG whose score reaches `target`, with its score; `None` when even the highest
 /// quality falls short.
+///
+/// Large images are searched on a sample (`Sample`) first, a quarter of the pixels, and only the
+/// qualities the sample points at are encoded and scored whole; the file returned has always been
+/// scored whole.
 pub fn encode_for_target(
     image: &Decoded,
     rgb: &[u8],
@@ -52,17 +56,171 @@ pub fn encode_for_target(
     target: f64,
     icc: Option<&[u8]>,
 ) -> Result<Option<(Vec<u8>, f64)>, EngineError> {
-    // mozjpeg's quality lands a little above the SSIMULACRA2 floor it needs on most photos.
-    let guess = (target as u8)
+    match Sample::of(image.width, image.height) {
+        Some(sample) => search_on_sample(&sample, image, rgb, reference, target, icc),
+        None => search_whole(image, rgb, reference, target, icc),
+    }
+}
+
+/// mozjpeg's quality lands a little above the SSIMULACRA2 floor it needs on most photos.
+fn first_guess(target: f64) -> u8 {
+    (target as u8)
         .saturating_add(5)
-        .clamp(LOWEST_QUALITY, HIGHEST_QUALITY);
-    search::lowest_passing(LOWEST_QUALITY, HIGHEST_QUALITY, guess, target, |quality| {
+        .clamp(LOWEST_QUALITY, HIGHEST_QUALITY)
+}
+
+/// The search over the whole image: every probe encodes, decodes and scores all of it.
+fn search_whole(
+    image: &Decoded,
+    rgb: &[u8],
+    reference: &Reference,
+    target: f64,
+    icc: Option<&[u8]>,
+) -> Result<Option<(Vec<u8>, f64)>, EngineError> {
+    search::lowest_passing(
+        LOWEST_QUALITY,
+        HIGHEST_QUALITY,
+        first_guess(target),
+        target,
+        |quality| {
+            let jpeg = encode(rgb, image.width, image.height, quality, icc)?;
+            let score = reference
+                .score(&decode::reread_rgba(&jpeg, ImageFormat::Jpeg)?)
+                .unwrap_or(0.0);
+            Ok((score, jpeg))
+        },
+    )
+}
+
+/// Side of the square tiles a sample is made of (a multiple of JPEG's 16-pixel MCU, so that a
+/// tile's blocks are the same blocks in the sample as in the whole image).
+const TILE: u32 = 128;
+/// Fewer tiles than this would not represent an image: it is searched whole.
+const MIN_SAMPLE_TILES: u32 = 12;
+
+/// A quarter of an image's tiles, spread over all of it (every other tile of every other row,
+/// shifted by one tile from one sampled row to the next), placed side by side in a mosaic.
+struct Sample {
+    /// Tiles per mosaic row and mosaic rows.
+    columns: u32,
+    rows: u32,
+}
+
+impl Sample {
+    fn of(width: u32, height: u32) -> Option<Self> {
+        let (columns, rows) = ((width / TILE) / 2, (height / TILE).div_ceil(2));
+        (columns * rows >= MIN_SAMPLE_TILES).then_some(Self { columns, rows })
+    }
+
+    fn width(&self) -> u32 {
+        self.columns * TILE
+    }
+
+    fn height(&self) -> u32 {
+        self.rows * TILE
+    }
+
+    /// The mosaic of `pixels` (`channels` bytes a pixel, `width` pixels a row).
+    fn extract(&self, pixels: &[u8], width: u32, channels: usize) -> Vec<u8> {
+        let tile_bytes = TILE as usize * channels;
+        let mut mosaic =
+            Vec::with_capacity(self.width() as usize * self.height() as usize * channels);
+        for row in 0..self.rows {
+            let y0 = row * 2 * TILE;
+            for y in y0..y0 + TILE {
+                let line = &pixels[y as usize * width as usize * channels..];
+                for column in 0..self.columns {
+                    let x0 = (column * 2 + row % 2) * TILE;
+                    mosaic.extend_from_slice(&line[x0 as usize * channels..][..tile_bytes]);
+                }
+            }
+        }
+        mosaic
+    }
+}
+
+/// Searches the sample for the lowest passing quality, then encodes and scores the whole image
+/// there; when the whole image scores differently from the sample, it moves by one quality at a
+/// time in the direction the difference points, as long as the sample (shifted by the difference)
+/// says the next quality may still pass, and returns the lowest whole image that did.
+fn search_on_sample(
+    sample: &Sample,
+    image: &Decoded,
+    rgb: &[u8],
+    reference: &Reference,
+    target: f64,
+    icc: Option<&[u8]>,
+) -> Result<Option<(Vec<u8>, f64)>, EngineError> {
+    let (width, height) = (sample.width(), sample.height());
+    let mosaic = sample.extract(rgb, image.width, 3);
+    let opaque: Vec<u8> = mosaic
+        .chunks_exact(3)
+        .flat_map(|p| [p[0], p[1], p[2], 255])
+        .collect();
+    let sample_reference = Reference::new(&opaque, width, height, false);
+    let mut sample_scores = std::collections::BTreeMap::new();
+    let sample_score = |scores: &mut std::collections::BTreeMap<u8, f64>,
+                        quality: u8|
+     -> Result<f64, EngineError> {
+        if let Some(&score) = scores.get(&quality) {
+            return Ok(score);
+        }
+        let jpeg = encode(&mosaic, width, height, quality, None)?;
+        let score = sample_reference
+            .score(&decode::reread_rgba(&jpeg, ImageFormat::Jpeg)?)
+            .unwrap_or(0.0);
+        scores.insert(quality, score);
+        Ok(score)
+    };
+    let found = search::lowest_passing(
+        LOWEST_QUALITY,
+        HIGHEST_QUALITY,
+        first_guess(target),
+        target,
+        |quality| Ok((sample_score(&mut sample_scores, quality)?, ())),
+    )?;
+    // Even the highest quality fails on the sample: the whole image decides.
+    let Some(((), _)) = found else {
+        return search_whole(image, rgb, reference, target, icc);
+    };
+    let mut quality = (LOWEST_QUALITY..=HIGHEST_QUALITY)
+        .find(|q| sample_scores.get(q).is_some_and(|&s| s >= target))
+        .expect("the search found a passing quality");
+    let whole = |quality: u8| -> Result<(Vec<u8>, f64), EngineError> {
         let jpeg = encode(rgb, image.width, image.height, quality, icc)?;
         let score = reference
             .score(&decode::reread_rgba(&jpeg, ImageFormat::Jpeg)?)
             .unwrap_or(0.0);
-        Ok((score, jpeg))
-    })
+        Ok((jpeg, score))
+    };
+    let (jpeg, score) = whole(quality)?;
+    let offset = score - sample_score(&mut sample_scores, quality)?;
+    if score >= target {
+        let mut best = (jpeg, score);
+        while quality > LOWEST_QUALITY
+            && sample_score(&mut sample_scores, quality - 1)? + offset >= target
+        {
+            let (jpeg, score) = whole(quality - 1)?;
+            if score < target {
+                break;
+            }
+            quality -= 1;
+            best = (jpeg, score);
+        }
+        return Ok(Some(best));
+    }
+    while quality < HIGHEST_QUALITY {
+        quality += 1;
+        if sample_score(&mut sample_scores, quality)? + offset < target && quality < HIGHEST_QUALITY
+        {
+            continue;
+        }
+        let (jpeg, score) = whole(quality)?;
+        if score >= target {
+            return Ok(Some((jpeg, score)));
+        }
+    }
+    Ok(None)
 }
 
 /// A JPEG at a fixed quality, with its score when measurable.
@@ -182,4 +340,83 @@ fn icc_markers(icc: &[u8]) -> Vec<Vec<u8>> {
 extern "C" {
     #[link_name = "free"]
     fn libc_free(pointer: *mut std::ffi::c_void);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Limits;
+
+    fn corpus_photo(name: &str) -> (Decoded, Vec<u8>) {
+        // As the integration tests find it (tests/common).
+        let dir = std::env::var_os("SLIMAGE_CORPUS").map_or_else(
+            || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"),
+            std::path::PathBuf::from,
+        );
+        let path = dir.join(name);
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let image = decode::decode(&bytes, ImageFormat::Jpeg, &Limits::default()).unwrap();
+        let rgb = rgb_pixels(&image, [0, 0, 0]);
+        (image, rgb)
+    }
+
+    #[test]
+    fn a_sample_is_a_quarter_of_the_tiles_taken_from_all_over_the_image() {
+        assert!(
+            Sample::of(511, 2000).is_none(),
+            "too few tiles to stand for the image"
+        );
+        let (width, height) = (1300, 900); // 10 × 7 whole tiles
+        let sample = Sample::of(width, height).unwrap();
+        assert_eq!((sample.columns, sample.rows), (5, 4));
+        // Each pixel holds the index of its tile.
+        let pixels: Vec<u8> = (0..width * height)
+            .map(|i| ((i / width / TILE) * 10 + (i % width) / TILE) as u8)
+            .collect();
+        let mosaic = sample.extract(&pixels, width, 1);
+        assert_eq!(mosaic.len(), (sample.width() * sample.height()) as usize);
+        let tile_at =
+            |column: u32, row: u32| mosaic[(row * TILE * sample.width() + column * TILE) as usize];
+        // Rows 0, 2, 4, 6 of the image; even tiles in one sampled row, odd ones in the next.
+        assert_eq!((tile_at(0, 0), tile_at(1, 0), tile_at(4, 0)), (0, 2, 8));
+        assert_eq!((tile_at(0, 1), tile_at(4, 1)), (21, 29));
+        assert_eq!((tile_at(0, 3), tile_at(4, 3)), (61, 69));
+        // A tile is copied whole: its last pixel is still from the same tile.
+        let last = mosaic[((2 * TILE - 1) * sample.width() + 5 * TILE - 1) as usize];
+        assert_eq!(last, 29);
+    }
+
+    #[test]
+    fn the_sampled_search_finds_what_the_whole_search_finds_and_scores_it_whole() {
+        for name in ["jpg95_raindrops.jpg", "jpg95_twowings.jpg"] {
+            let (image, rgb) = corpus_photo(name);
+            assert!(
+                Sample::of(image.width, image.height).is_some(),
+                "{name} is sampled"
+            );
+            let opaque: Vec<u8> = rgb
+                .chunks_exact(3)
+                .flat_map(|p| [p[0], p[1], p[2], 255])
+                .collect();
+            let reference = Reference::new(&opaque, image.width, image.height, false);
+            let (sampled, score) = encode_for_target(&image, &rgb, &reference, 75.0, None)
+                .unwrap()
+                .unwrap();
+            let (whole, whole_score) = search_whole(&image, &rgb, &reference, 75.0, None)
+                .unwrap()
+                .unwrap();
+            // The score reported is the whole image's.
+            let rescored = reference
+                .score(&decode::reread_rgba(&sampled, ImageFormat::Jpeg).unwrap())
+                .unwrap();
+            assert_eq!(score, rescored, "{name}");
+            assert!(score >= 75.0, "{name}: {score}");
+            assert!(
+                sampled.len() as f64 <= whole.len() as f64 * 1.03,
+                "{name}: sampled {} bytes ({score}) against {} ({whole_score})",
+                sampled.len(),
+                whole.len()
+            );
+        }
+    }
 }

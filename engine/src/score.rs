@@ -34,8 +34,19 @@ fn srgb_to_linear(value: u8) -> f32 {
 /// RGBA pixels composited over `background`, as planar linear RGB.
 fn linear(rgba: &[u8], width: u32, height: u32, background: [u8; 3], alpha: bool) -> Planar {
     let len = width as usize * height as usize;
-    let mut planes = [vec![0f32; len], vec![0f32; len], vec![0f32; len]];
-    let [r, g, b] = &mut planes;
+    let mut planar = Planar {
+        width: width as usize,
+        height: height as usize,
+        planes: [vec![0f32; len], vec![0f32; len], vec![0f32; len]],
+    };
+    linear_into(rgba, background, alpha, &mut planar);
+    planar
+}
+
+/// `linear` into the planes of `planar` (of the same size), without allocating.
+fn linear_into(rgba: &[u8], background: [u8; 3], alpha: bool, planar: &mut Planar) {
+    let len = planar.width * planar.height;
+    let [r, g, b] = &mut planar.planes;
     for (i, p) in rgba.chunks_exact(4).take(len).enumerate() {
         let rgb = if alpha {
             flatten(p, background)
@@ -45,11 +56,6 @@ fn linear(rgba: &[u8], width: u32, height: u32, background: [u8; 3], alpha: bool
         r[i] = srgb_to_linear(rgb[0]);
         g[i] = srgb_to_linear(rgb[1]);
         b[i] = srgb_to_linear(rgb[2]);
-    }
-    Planar {
-        width: width as usize,
-        height: height as usize,
-        planes,
     }
 }
 
@@ -65,8 +71,9 @@ pub struct Reference {
     alpha: bool,
     /// One prepared reference per background (about 48 bytes a pixel each).
     frames: Vec<CachedReference>,
-    /// The buffers every candidate's scoring reuses, made at the first candidate.
-    scratch: Mutex<Option<Scratch>>,
+    /// The buffers every candidate's scoring reuses, made at the first candidate (a candidate's
+    /// linear RGB, and the metric's own).
+    scratch: Mutex<Option<(Planar, Scratch)>>,
 }
 
 impl Reference {
@@ -110,13 +117,22 @@ impl Reference {
             &BACKGROUNDS[..1]
         };
         let mut kept = self.scratch.lock().unwrap_or_else(PoisonError::into_inner);
-        let scratch =
-            kept.get_or_insert_with(|| Scratch::new(self.width as usize, self.height as usize));
+        let (distorted, scratch) = kept.get_or_insert_with(|| {
+            let (width, height) = (self.width as usize, self.height as usize);
+            let len = width * height;
+            let planes = [vec![0f32; len], vec![0f32; len], vec![0f32; len]];
+            let distorted = Planar {
+                width,
+                height,
+                planes,
+            };
+            (distorted, Scratch::new(width, height))
+        });
         backgrounds
             .iter()
             .zip(&self.frames)
             .map(|(&bg, reference)| {
-                let distorted = linear(candidate, self.width, self.height, bg, self.alpha);
+                linear_into(candidate, bg, self.alpha, distorted);
                 reference.score(distorted, scratch)
             })
             .reduce(f64::min)

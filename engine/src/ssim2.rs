@@ -154,24 +154,25 @@ impl CachedReference {
 
     /// The SSIMULACRA2 score of `distorted` (same size) against the reference, computed in
     /// `scratch` (made by `Scratch::new` for this size).
-    pub fn score(&self, distorted: Planar, scratch: &mut Scratch) -> f64 {
+    pub fn score(&self, distorted: &Planar, scratch: &mut Scratch) -> f64 {
         debug_assert_eq!(
             (distorted.width, distorted.height),
             (self.width, self.height)
         );
         let mut scores = Vec::with_capacity(self.scales.len());
-        let mut current = distorted;
+        let mut downscaled: Option<Planar> = None;
         for (scale, reference) in self.scales.iter().enumerate() {
             if scale > 0 {
-                current = downscale_by_2(&current);
+                downscaled = Some(downscale_by_2(downscaled.as_ref().unwrap_or(distorted)));
             }
+            let current = downscaled.as_ref().unwrap_or(distorted);
             let (w, h) = (reference.width, reference.height);
             let len = w * h;
             let mut xyb = std::mem::take(&mut scratch.xyb);
             for plane in &mut xyb {
                 plane.resize(len, 0.0);
             }
-            to_planar_xyb(&current, &mut xyb);
+            to_planar_xyb(current, &mut xyb);
             let mut product = std::mem::take(&mut scratch.product);
             let mut mu2 = std::mem::take(&mut scratch.mu2);
             let mut sigma2_sq = std::mem::take(&mut scratch.sigma2_sq);
@@ -648,7 +649,7 @@ mod tests {
                         .unwrap();
                 assert_eq!(
                     cached
-                        .score(Planar::from_linear_rgb(&distorted), &mut scratch)
+                        .score(&Planar::from_linear_rgb(&distorted), &mut scratch)
                         .to_bits(),
                     expected.to_bits(),
                     "{w}×{h} seed {seed}"
