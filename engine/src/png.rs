@@ -67,6 +67,17 @@ impl Quantised {
     /// The palette PNG, optimised, carrying `icc` (the source's colour profile: the palette's
     /// values are in that space, so dropping it would shift every colour of a non-sRGB image).
     fn encode(&self, width: u32, height: u32, icc: Option<&[u8]>) -> Result<Vec<u8>, EngineError> {
+        self.encode_with(width, height, icc, &oxipng_options())
+    }
+
+    /// `encode` with oxipng's `options`.
+    fn encode_with(
+        &self,
+        width: u32,
+        height: u32,
+        icc: Option<&[u8]>,
+        options: &oxipng::Options,
+    ) -> Result<Vec<u8>, EngineError> {
         let encode_error = |e: png::EncodingError| EngineError::Encode(e.to_string());
         let mut out = Vec::new();
         let mut info = png::Info::with_size(width, height);
@@ -89,7 +100,7 @@ impl Quantised {
             .write_image_data(&self.indices)
             .map_err(encode_error)?;
         writer.finish().map_err(encode_error)?;
-        optimize(&out)
+        oxipng::optimize_from_memory(&out, options).map_err(|e| EngineError::Encode(e.to_string()))
     }
 }
 
@@ -120,44 +131,82 @@ fn quantise(image: &Decoded, quality: u8) -> Result<Quantised, EngineError> {
 /// icons, logos, charts and some photos (astronaut 106 kB against 117 kB), the truecolour PNG on
 /// other photos and soft artwork (softwaves 173 kB against 274 kB) and on every image no palette
 /// can hold at the target (elephants 17.7 MB: 4.9 MB, where the palette search found nothing).
+///
+/// oxipng's full effort (most of a PNG's time, deflate at level 11) goes only to a file that can
+/// win: when both reach the target, both are first written at oxipng's quickest preset, and one
+/// whose quick size is more than `QUICK_MARGIN` times the other's is not written again.
 pub fn encode_lossy_for_target(
     image: &Decoded,
     reference: &Reference,
     target: f64,
 ) -> Result<Option<(Vec<u8>, f64)>, EngineError> {
-    let palette = encode_palette_for_target(image, reference, target)?;
-    let truecolour = encode_truecolour_for_target(image, reference, target)?;
+    let palette = palette_for_target(image, reference, target)?;
+    let truecolour = truecolour_for_target(image, reference, target)?;
+    let (width, height, icc) = (image.width, image.height, image.icc_profile.as_deref());
+    let full = oxipng_options();
+    let (palette, truecolour) = match (palette, truecolour) {
+        (Some((quantised, p_score)), Some((pixels, t_score))) => {
+            let mut quick = oxipng::Options::from_preset(0);
+            quick.strip = oxipng::StripChunks::Safe;
+            let quick_palette = quantised.encode_with(width, height, icc, &quick)?.len() as f64;
+            let quick_truecolour =
+                encode_averaged_with(image, pixels.clone(), &quick)?.len() as f64;
+            let palette = (quick_palette <= quick_truecolour * QUICK_MARGIN)
+                .then(|| {
+                    Ok::<_, EngineError>((
+                        quantised.encode_with(width, height, icc, &full)?,
+                        p_score,
+                    ))
+                })
+                .transpose()?;
+            let truecolour = (quick_truecolour <= quick_palette * QUICK_MARGIN)
+                .then(|| {
+                    Ok::<_, EngineError>((encode_averaged_with(image, pixels, &full)?, t_score))
+                })
+                .transpose()?;
+            (palette, truecolour)
+        }
+        (palette, truecolour) => (
+            palette
+                .map(|(q, score)| {
+                    Ok::<_, EngineError>((q.encode_with(width, height, icc, &full)?, score))
+                })
+                .transpose()?,
+            truecolour
+                .map(|(pixels, score)| {
+                    Ok::<_, EngineError>((encode_averaged_with(image, pixels, &full)?, score))
+                })
+                .transpose()?,
+        ),
+    };
     Ok(match (palette, truecolour) {
         (Some(p), Some(t)) => Some(if t.0.len() < p.0.len() { t } else { p }),
         (p, t) => p.or(t),
     })
 }
 
-/// The smallest palette PNG whose score reaches `target`, with that score; `None` when even the
-/// best palette falls short.
-fn encode_palette_for_target(
+/// How much larger than the other a lossy PNG may be, written quickly, and still be written with
+/// oxipng's full effort: level 11 gains a few percent over the quick preset, never this much more
+/// on one kind of file than on the other.
+const QUICK_MARGIN: f64 = 1.15;
+
+/// The lowest-quality palette whose score reaches `target`, with that score; `None` when even
+/// the best palette falls short.
+fn palette_for_target(
     image: &Decoded,
     reference: &Reference,
     target: f64,
-) -> Result<Option<(Vec<u8>, f64)>, EngineError> {
+) -> Result<Option<(Quantised, f64)>, EngineError> {
     // The quantiser's own quality is a mean-square-error measure; a perceptual floor of 75 tends
     // to need about as much, so the search starts near the target.
     let guess = (target as u8).clamp(20, 100);
-    let found = search::lowest_passing(20, 100, guess, target, |quality| {
+    search::lowest_passing(20, 100, guess, target, |quality| {
         let quantised = quantise(image, quality)?;
         Ok((
             reference.score(&quantised.to_rgba()).unwrap_or(0.0),
             quantised,
         ))
-    })?;
-    found
-        .map(|(quantised, score)| {
-            Ok((
-                quantised.encode(image.width, image.height, image.icc_profile.as_deref())?,
-                score,
-            ))
-        })
-        .transpose()
+    })
 }
 
 /// The steps the truecolour search tries: 2 (errors of at most one level) up to 48.
@@ -165,8 +214,18 @@ const NEAR_LOSSLESS_STEPS: std::ops::RangeInclusive<u8> = 2..=48;
 
 /// Writes `rgba` (already rounded by [`near_lossless`]) with the Average filter on every row: any
 /// other filter would undo the rounding's gain. oxipng still picks the colour type and deflates.
+#[cfg(test)]
 fn encode_averaged(image: &Decoded, rgba: Vec<u8>) -> Result<Vec<u8>, EngineError> {
-    let mut options = oxipng_options();
+    encode_averaged_with(image, rgba, &oxipng_options())
+}
+
+/// `encode_averaged` with `options` (their filters replaced by Average).
+fn encode_averaged_with(
+    image: &Decoded,
+    rgba: Vec<u8>,
+    options: &oxipng::Options,
+) -> Result<Vec<u8>, EngineError> {
+    let mut options = options.clone();
     options.filters = [oxipng::FilterStrategy::Basic(oxipng::RowFilter::Average)]
         .into_iter()
         .collect();
@@ -175,7 +234,19 @@ fn encode_averaged(image: &Decoded, rgba: Vec<u8>) -> Result<Vec<u8>, EngineErro
 
 /// The lossy truecolour PNG with the coarsest step whose score reaches `target`; `None` when
 /// even the finest step falls short.
+#[cfg(test)]
 fn encode_truecolour_for_target(
+    image: &Decoded,
+    reference: &Reference,
+    target: f64,
+) -> Result<Option<(Vec<u8>, f64)>, EngineError> {
+    truecolour_for_target(image, reference, target)?
+        .map(|(pixels, score)| Ok((encode_averaged(image, pixels)?, score)))
+        .transpose()
+}
+
+/// The pixels of the lossy truecolour PNG with the coarsest step whose score reaches `target`.
+fn truecolour_for_target(
     image: &Decoded,
     reference: &Reference,
     target: f64,
@@ -183,13 +254,10 @@ fn encode_truecolour_for_target(
     // The search raises a setting to raise the score: the setting is the step counted down.
     let (finest, coarsest) = (*NEAR_LOSSLESS_STEPS.start(), *NEAR_LOSSLESS_STEPS.end());
     let step_of = |setting: u8| finest + coarsest - setting;
-    let found = search::lowest_passing(finest, coarsest, step_of(8), target, |setting| {
+    search::lowest_passing(finest, coarsest, step_of(8), target, |setting| {
         let pixels = near_lossless(&image.rgba, image.width, step_of(setting));
         Ok((reference.score(&pixels).unwrap_or(0.0), pixels))
-    })?;
-    found
-        .map(|(pixels, score)| Ok((encode_averaged(image, pixels)?, score)))
-        .transpose()
+    })
 }
 
 /// A palette PNG at a fixed quantiser quality (1–100), with its score when measurable.
@@ -342,5 +410,69 @@ mod tests {
         let alphas = |rgba: &[u8]| rgba.chunks_exact(4).map(|p| p[3]).collect::<Vec<_>>();
         assert_eq!(alphas(&decoded), alphas(&image.rgba));
         assert!(png.len() < encode_lossless(&image).unwrap().len());
+    }
+
+    /// A photo with light noise: at 65 a palette reaches the target too, but rounded prediction
+    /// errors hold it in far fewer bytes.
+    fn quiet_photo(width: u32, height: u32) -> Decoded {
+        let mut image = photo(width, height, false);
+        let mut seed = 0x2545_f491_u32;
+        for (i, p) in image.rgba.chunks_exact_mut(4).enumerate() {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            let noise = (seed % 6) as i32 - 3;
+            let (x, y) = ((i as u32 % width) as i32, (i as u32 / width) as i32);
+            let base = [
+                x * 200 / width as i32,
+                y * 180 / height as i32,
+                (x + y) % 97 + 80,
+            ];
+            let [r, g, b] = base.map(|v| (v + 30 + noise).clamp(0, 255) as u8);
+            p.copy_from_slice(&[r, g, b, 255]);
+        }
+        image
+    }
+
+    /// Flat colour blocks with a few shades: what a palette holds best.
+    fn graphic(width: u32, height: u32) -> Decoded {
+        let mut image = photo(width, height, false);
+        for (i, p) in image.rgba.chunks_exact_mut(4).enumerate() {
+            let (x, y) = (i as u32 % width, i as u32 / width);
+            let shade = ((x / 24 + y / 16) % 5) as u8 * 50;
+            p.copy_from_slice(&[shade, 255 - shade, shade / 2, 255]);
+        }
+        image
+    }
+
+    #[test]
+    fn the_smaller_of_the_palette_and_the_truecolour_png_is_kept_at_full_effort() {
+        // Both kinds reach the target on both images; the photo ends up truecolour, the graphic
+        // a palette. Either way the file returned is the smaller of the two written with oxipng's
+        // full effort, though the loser, far larger written quickly, never was.
+        const TARGET: f64 = 65.0;
+        for (image, truecolour_wins) in [(quiet_photo(256, 192), true), (graphic(256, 192), false)]
+        {
+            let reference = Reference::new(&image.rgba, image.width, image.height, false);
+            let (png, score) = encode_lossy_for_target(&image, &reference, TARGET)
+                .unwrap()
+                .unwrap();
+            let (quantised, palette_score) = palette_for_target(&image, &reference, TARGET)
+                .unwrap()
+                .unwrap();
+            let palette = quantised.encode(image.width, image.height, None).unwrap();
+            let (truecolour, truecolour_score) =
+                encode_truecolour_for_target(&image, &reference, TARGET)
+                    .unwrap()
+                    .unwrap();
+            assert_eq!(truecolour.len() < palette.len(), truecolour_wins);
+            let (smaller, smaller_score) = if truecolour_wins {
+                (&truecolour, truecolour_score)
+            } else {
+                (&palette, palette_score)
+            };
+            assert_eq!((&png, score), (smaller, smaller_score));
+            assert_eq!(reference.score(&decode_png(&png)).unwrap(), score);
+        }
     }
 }
