@@ -1,8 +1,8 @@
 //! SSIMULACRA2 with the reference prepared once, computed on planar images.
 //!
 //! A port of `compute_frame_ssimulacra2` from the `ssimulacra2` crate 0.5.1 (rust-av,
-//! BSD-2-Clause; © the ssimulacra2 authors) and of the XYB conversion of `yuvxyb` 0.4 (same
-//! authors) that:
+//! BSD-2-Clause; © the ssimulacra2 authors) and of the XYB conversion of `yuvxyb` 0.4 (rust-av,
+//! MIT) that:
 //! - keeps, for every scale, the reference's XYB planes, their blurred mean and blurred square,
 //!   so that each candidate costs three blurs per scale instead of five;
 //! - works on planes (`[Vec<f32>; 3]`) from the start, without the crate's pixel arrays and the
