@@ -358,11 +358,16 @@ mod tests {
     use crate::Limits;
 
     fn corpus_photo(name: &str) -> (Decoded, Vec<u8>) {
-        // As the integration tests find it (tests/common).
-        let dir = std::env::var_os("SLIMAGE_CORPUS").map_or_else(
-            || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"),
-            std::path::PathBuf::from,
-        );
+        // Found where the integration tests find it (tests/common::corpus_dir).
+        let dir = [
+            std::env::var_os("SLIMAGE_CORPUS").map(std::path::PathBuf::from),
+            Some(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus")),
+            Some(std::path::PathBuf::from("/work/shared/corpus")),
+        ]
+        .into_iter()
+        .flatten()
+        .find(|dir| dir.join("manifest.csv").is_file())
+        .expect("the shared corpus (set SLIMAGE_CORPUS)");
         let path = dir.join(name);
         let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let image = decode::decode(&bytes, ImageFormat::Jpeg, &Limits::default()).unwrap();
