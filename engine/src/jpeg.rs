@@ -4,7 +4,8 @@
 use crate::{
     decode::{self, Decoded},
     score::Reference,
-    search, EngineError, ImageFormat,
+    search::{self, Sample, Sampled},
+    EngineError, ImageFormat,
 };
 
 /// The qualities the search moves between; below 30 JPEG artefacts dominate any image.
@@ -92,63 +93,7 @@ fn search_whole(
     )
 }
 
-/// How much higher than the target the sample should score at the first quality tried whole: on
-/// the corpus photos the whole image scored 0.8–2.3 points below its sample at the same quality,
-/// so aiming at the target itself cost a second whole encoding nearly every time.
-const SAMPLE_MARGIN: f64 = 1.0;
-
-/// Side of the square tiles a sample is made of (a multiple of JPEG's 16-pixel MCU, so that a
-/// tile's blocks are the same blocks in the sample as in the whole image).
-const TILE: u32 = 128;
-/// Fewer tiles than this would not represent an image: it is searched whole.
-const MIN_SAMPLE_TILES: u32 = 12;
-
-/// A quarter of an image's tiles, spread over all of it (every other tile of every other row,
-/// shifted by one tile from one sampled row to the next), placed side by side in a mosaic.
-struct Sample {
-    /// Tiles per mosaic row and mosaic rows.
-    columns: u32,
-    rows: u32,
-}
-
-impl Sample {
-    fn of(width: u32, height: u32) -> Option<Self> {
-        let (columns, rows) = ((width / TILE) / 2, (height / TILE).div_ceil(2));
-        (columns * rows >= MIN_SAMPLE_TILES).then_some(Self { columns, rows })
-    }
-
-    fn width(&self) -> u32 {
-        self.columns * TILE
-    }
-
-    fn height(&self) -> u32 {
-        self.rows * TILE
-    }
-
-    /// The mosaic of `pixels` (`channels` bytes a pixel, `width` pixels a row).
-    fn extract(&self, pixels: &[u8], width: u32, channels: usize) -> Vec<u8> {
-        let tile_bytes = TILE as usize * channels;
-        let mut mosaic =
-            Vec::with_capacity(self.width() as usize * self.height() as usize * channels);
-        for row in 0..self.rows {
-            let y0 = row * 2 * TILE;
-            for y in y0..y0 + TILE {
-                let line = &pixels[y as usize * width as usize * channels..];
-                for column in 0..self.columns {
-                    let x0 = (column * 2 + row % 2) * TILE;
-                    mosaic.extend_from_slice(&line[x0 as usize * channels..][..tile_bytes]);
-                }
-            }
-        }
-        mosaic
-    }
-}
-
-/// Searches the sample for the lowest quality that passes with `SAMPLE_MARGIN` to spare, then
-/// encodes and scores the whole image there. From the difference between the whole image's score
-/// and the sample's, it then moves one quality at a time: down while the sample (shifted by the
-/// difference) says the next quality still passes, or up to the first quality it says passes when
-/// the whole image fell short; it returns the lowest whole image that passed.
+/// Searches a sample of the image, then verifies on the whole image (`search::lowest_passing_sampled`).
 fn search_on_sample(
     sample: &Sample,
     image: &Decoded,
@@ -164,73 +109,31 @@ fn search_on_sample(
         .flat_map(|p| [p[0], p[1], p[2], 255])
         .collect();
     let sample_reference = Reference::new(&opaque, width, height, false);
-    let mut sample_scores = std::collections::BTreeMap::new();
-    let sample_score = |scores: &mut std::collections::BTreeMap<u8, f64>,
-                        quality: u8|
-     -> Result<f64, EngineError> {
-        if let Some(&score) = scores.get(&quality) {
-            return Ok(score);
-        }
-        let jpeg = encode(&mosaic, width, height, quality, None)?;
-        let score = sample_reference
-            .score(&decode::reread_rgba(&jpeg, ImageFormat::Jpeg)?)
-            .unwrap_or(0.0);
-        scores.insert(quality, score);
-        Ok(score)
-    };
-    let found = search::lowest_passing(
+    let sampled = search::lowest_passing_sampled(
         LOWEST_QUALITY,
         HIGHEST_QUALITY,
         first_guess(target),
-        target + SAMPLE_MARGIN,
-        |quality| Ok((sample_score(&mut sample_scores, quality)?, ())),
+        target,
+        |quality| {
+            let jpeg = encode(&mosaic, width, height, quality, None)?;
+            Ok(sample_reference
+                .score(&decode::reread_rgba(&jpeg, ImageFormat::Jpeg)?)
+                .unwrap_or(0.0))
+        },
+        |quality| {
+            let jpeg = encode(rgb, image.width, image.height, quality, icc)?;
+            let score = reference
+                .score(&decode::reread_rgba(&jpeg, ImageFormat::Jpeg)?)
+                .unwrap_or(0.0);
+            Ok((jpeg, score))
+        },
     )?;
-    // Even the highest quality fails on the sample: the whole image decides.
-    let Some(((), _)) = found else {
-        return search_whole(image, rgb, reference, target, icc);
-    };
-    let mut quality = (LOWEST_QUALITY..=HIGHEST_QUALITY)
-        .find(|q| {
-            sample_scores
-                .get(q)
-                .is_some_and(|&s| s >= target + SAMPLE_MARGIN)
-        })
-        .expect("the search found a passing quality");
-    let whole = |quality: u8| -> Result<(Vec<u8>, f64), EngineError> {
-        let jpeg = encode(rgb, image.width, image.height, quality, icc)?;
-        let score = reference
-            .score(&decode::reread_rgba(&jpeg, ImageFormat::Jpeg)?)
-            .unwrap_or(0.0);
-        Ok((jpeg, score))
-    };
-    let (jpeg, score) = whole(quality)?;
-    let offset = score - sample_score(&mut sample_scores, quality)?;
-    if score >= target {
-        let mut best = (jpeg, score);
-        while quality > LOWEST_QUALITY
-            && sample_score(&mut sample_scores, quality - 1)? + offset >= target
-        {
-            let (jpeg, score) = whole(quality - 1)?;
-            if score < target {
-                break;
-            }
-            quality -= 1;
-            best = (jpeg, score);
-        }
-        return Ok(Some(best));
+    match sampled {
+        Sampled::Passed(jpeg, score) => Ok(Some((jpeg, score))),
+        Sampled::WholeFailed => Ok(None),
+        // Even the highest quality fails on the sample: the whole image decides.
+        Sampled::SampleFailed => search_whole(image, rgb, reference, target, icc),
     }
-    while quality < HIGHEST_QUALITY {
-        quality += 1;
-        if sample_score(&mut sample_scores, quality)? + offset < target && quality < HIGHEST_QUALITY
-        {
-            continue;
-        }
-        let (jpeg, score) = whole(quality)?;
-        if score >= target {
-            return Ok(Some((jpeg, score)));
-        }
-    }
-    Ok(None)
 }
 
 /// A JPEG at a fixed quality, with its score when measurable.
@@ -373,32 +276,6 @@ mod tests {
         let image = decode::decode(&bytes, ImageFormat::Jpeg, &Limits::default()).unwrap();
         let rgb = rgb_pixels(&image, [0, 0, 0]);
         (image, rgb)
-    }
-
-    #[test]
-    fn a_sample_is_a_quarter_of_the_tiles_taken_from_all_over_the_image() {
-        assert!(
-            Sample::of(511, 2000).is_none(),
-            "too few tiles to stand for the image"
-        );
-        let (width, height) = (1300, 900); // 10 × 7 whole tiles
-        let sample = Sample::of(width, height).unwrap();
-        assert_eq!((sample.columns, sample.rows), (5, 4));
-        // Each pixel holds the index of its tile.
-        let pixels: Vec<u8> = (0..width * height)
-            .map(|i| ((i / width / TILE) * 10 + (i % width) / TILE) as u8)
-            .collect();
-        let mosaic = sample.extract(&pixels, width, 1);
-        assert_eq!(mosaic.len(), (sample.width() * sample.height()) as usize);
-        let tile_at =
-            |column: u32, row: u32| mosaic[(row * TILE * sample.width() + column * TILE) as usize];
-        // Rows 0, 2, 4, 6 of the image; even tiles in one sampled row, odd ones in the next.
-        assert_eq!((tile_at(0, 0), tile_at(1, 0), tile_at(4, 0)), (0, 2, 8));
-        assert_eq!((tile_at(0, 1), tile_at(4, 1)), (21, 29));
-        assert_eq!((tile_at(0, 3), tile_at(4, 3)), (61, 69));
-        // A tile is copied whole: its last pixel is still from the same tile.
-        let last = mosaic[((2 * TILE - 1) * sample.width() + 5 * TILE - 1) as usize];
-        assert_eq!(last, 29);
     }
 
     #[test]
