@@ -7,9 +7,9 @@
 //!   so that each candidate costs three blurs per scale instead of five;
 //! - works on planes (`[Vec<f32>; 3]`) from the start, without the crate's pixel arrays and the
 //!   copies between them;
-//! - runs the recursive Gaussian's row pass down the columns of a transposed plane, so that both
-//!   passes process hundreds of independent columns at once (vectorised) instead of one long
-//!   dependency chain per row;
+//! - runs the recursive Gaussian's row pass on 8 rows at once (a strip of rows interleaved so that
+//!   one AVX2 register holds one pixel of each) and its column pass over whole rows, so that both
+//!   passes are vectorised instead of one long dependency chain per row;
 //! - computes the per-pixel SSIM and edge terms a row at a time (vectorised) before summing them
 //!   in the crate's order, and reuses every buffer.
 //!
