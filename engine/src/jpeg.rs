@@ -21,6 +21,13 @@ pub fn rgb_pixels(image: &Decoded, background: [u8; 3]) -> Vec<u8> {
         .collect()
 }
 
+/// RGB pixels as fully opaque RGBA, the form the metric's reference takes.
+pub fn opaque_rgba(rgb: &[u8]) -> Vec<u8> {
+    rgb.chunks_exact(3)
+        .flat_map(|p| [p[0], p[1], p[2], 255])
+        .collect()
+}
+
 /// Encodes RGB pixels at `quality` (1–100).
 pub fn encode(
     rgb: &[u8],
@@ -42,6 +49,21 @@ pub fn encode(
     }
     started.write_scanlines(rgb).map_err(encode_error)?;
     started.finish().map_err(encode_error)
+}
+
+/// `rgb` (`width`×`height`) encoded at `quality`, decoded again and scored against `reference`
+/// (`None` when too small to score).
+fn encode_scored(
+    rgb: &[u8],
+    width: u32,
+    height: u32,
+    quality: u8,
+    icc: Option<&[u8]>,
+    reference: &Reference,
+) -> Result<(Vec<u8>, Option<f64>), EngineError> {
+    let jpeg = encode(rgb, width, height, quality, icc)?;
+    let score = reference.score(&decode::reread_rgba(&jpeg, ImageFormat::Jpeg)?);
+    Ok((jpeg, score))
 }
 
 /// The smallest JPEG whose score reaches `target`, with its score; `None` when even the highest
@@ -84,11 +106,9 @@ fn search_whole(
         first_guess(target),
         target,
         |quality| {
-            let jpeg = encode(rgb, image.width, image.height, quality, icc)?;
-            let score = reference
-                .score(&decode::reread_rgba(&jpeg, ImageFormat::Jpeg)?)
-                .unwrap_or(0.0);
-            Ok((score, jpeg))
+            let (jpeg, score) =
+                encode_scored(rgb, image.width, image.height, quality, icc, reference)?;
+            Ok((score.unwrap_or(0.0), jpeg))
         },
     )
 }
@@ -104,28 +124,21 @@ fn search_on_sample(
 ) -> Result<Option<(Vec<u8>, f64)>, EngineError> {
     let (width, height) = (sample.width(), sample.height());
     let mosaic = sample.extract(rgb, image.width, 3);
-    let opaque: Vec<u8> = mosaic
-        .chunks_exact(3)
-        .flat_map(|p| [p[0], p[1], p[2], 255])
-        .collect();
-    let sample_reference = Reference::new(&opaque, width, height, false);
+    let sample_reference = Reference::new(&opaque_rgba(&mosaic), width, height, false);
     let sampled = search::lowest_passing_sampled(
         LOWEST_QUALITY,
         HIGHEST_QUALITY,
         first_guess(target),
         target,
         |quality| {
-            let jpeg = encode(&mosaic, width, height, quality, None)?;
-            Ok(sample_reference
-                .score(&decode::reread_rgba(&jpeg, ImageFormat::Jpeg)?)
-                .unwrap_or(0.0))
+            let (_, score) =
+                encode_scored(&mosaic, width, height, quality, None, &sample_reference)?;
+            Ok(score.unwrap_or(0.0))
         },
         |quality| {
-            let jpeg = encode(rgb, image.width, image.height, quality, icc)?;
-            let score = reference
-                .score(&decode::reread_rgba(&jpeg, ImageFormat::Jpeg)?)
-                .unwrap_or(0.0);
-            Ok((jpeg, score))
+            let (jpeg, score) =
+                encode_scored(rgb, image.width, image.height, quality, icc, reference)?;
+            Ok((jpeg, score.unwrap_or(0.0)))
         },
     )?;
     match sampled {
@@ -144,9 +157,7 @@ pub fn encode_at(
     quality: u8,
     icc: Option<&[u8]>,
 ) -> Result<(Vec<u8>, Option<f64>), EngineError> {
-    let jpeg = encode(rgb, image.width, image.height, quality, icc)?;
-    let score = reference.score(&decode::reread_rgba(&jpeg, ImageFormat::Jpeg)?);
-    Ok((jpeg, score))
+    encode_scored(rgb, image.width, image.height, quality, icc, reference)
 }
 
 /// Re-encodes a JPEG without decoding it to pixels: its DCT coefficients are copied unchanged
@@ -286,11 +297,7 @@ mod tests {
                 Sample::of(image.width, image.height).is_some(),
                 "{name} is sampled"
             );
-            let opaque: Vec<u8> = rgb
-                .chunks_exact(3)
-                .flat_map(|p| [p[0], p[1], p[2], 255])
-                .collect();
-            let reference = Reference::new(&opaque, image.width, image.height, false);
+            let reference = Reference::new(&opaque_rgba(&rgb), image.width, image.height, false);
             let (sampled, score) = encode_for_target(&image, &rgb, &reference, 75.0, None)
                 .unwrap()
                 .unwrap();

@@ -376,11 +376,7 @@ fn compress_jpeg(
     };
     let rgb = jpeg::rgb_pixels(image, background);
     // The reference is the image as the caller agreed to see it: flattened, fully opaque.
-    let flattened: Vec<u8> = rgb
-        .chunks_exact(3)
-        .flat_map(|p| [p[0], p[1], p[2], 255])
-        .collect();
-    let reference = Reference::new(&flattened, image.width, image.height, false);
+    let reference = Reference::new(&jpeg::opaque_rgba(&rgb), image.width, image.height, false);
     let icc = image.icc_profile.as_deref();
     let at_quality = |quality| -> Result<Candidate, EngineError> {
         let (bytes, score) = jpeg::encode_at(image, &rgb, &reference, quality, icc)?;
