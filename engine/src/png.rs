@@ -17,8 +17,12 @@ fn oxipng_options() -> oxipng::Options {
 
 /// Losslessly recompresses a PNG file.
 pub fn optimize(png: &[u8]) -> Result<Vec<u8>, EngineError> {
-    oxipng::optimize_from_memory(png, &oxipng_options())
-        .map_err(|e| EngineError::Encode(e.to_string()))
+    optimize_with(png, &oxipng_options())
+}
+
+/// `optimize` with oxipng's `options`.
+fn optimize_with(png: &[u8], options: &oxipng::Options) -> Result<Vec<u8>, EngineError> {
+    oxipng::optimize_from_memory(png, options).map_err(|e| EngineError::Encode(e.to_string()))
 }
 
 /// Writes RGBA pixels as a PNG, losslessly, then optimises it. The colour profile goes along.
@@ -100,7 +104,7 @@ impl Quantised {
             .write_image_data(&self.indices)
             .map_err(encode_error)?;
         writer.finish().map_err(encode_error)?;
-        oxipng::optimize_from_memory(&out, options).map_err(|e| EngineError::Encode(e.to_string()))
+        optimize_with(&out, options)
     }
 }
 
@@ -143,42 +147,31 @@ pub fn encode_lossy_for_target(
     let palette = palette_for_target(image, reference, target)?;
     let truecolour = truecolour_for_target(image, reference, target)?;
     let (width, height, icc) = (image.width, image.height, image.icc_profile.as_deref());
-    let full = oxipng_options();
     let (palette, truecolour) = match (palette, truecolour) {
-        (Some((quantised, p_score)), Some((pixels, t_score))) => {
+        (Some(palette), Some(truecolour)) => {
             let mut quick = oxipng::Options::from_preset(0);
             quick.strip = oxipng::StripChunks::Safe;
-            let quick_palette = quantised.encode_with(width, height, icc, &quick)?.len() as f64;
+            let quick_palette = palette.0.encode_with(width, height, icc, &quick)?.len() as f64;
             let quick_truecolour =
-                encode_averaged_with(image, pixels.clone(), &quick)?.len() as f64;
-            let palette = (quick_palette <= quick_truecolour * QUICK_MARGIN)
-                .then(|| {
-                    Ok::<_, EngineError>((
-                        quantised.encode_with(width, height, icc, &full)?,
-                        p_score,
-                    ))
-                })
-                .transpose()?;
-            let truecolour = (quick_truecolour <= quick_palette * QUICK_MARGIN)
-                .then(|| {
-                    Ok::<_, EngineError>((encode_averaged_with(image, pixels, &full)?, t_score))
-                })
-                .transpose()?;
-            (palette, truecolour)
+                encode_averaged_with(image, truecolour.0.clone(), &quick)?.len() as f64;
+            (
+                (quick_palette <= quick_truecolour * QUICK_MARGIN).then_some(palette),
+                (quick_truecolour <= quick_palette * QUICK_MARGIN).then_some(truecolour),
+            )
         }
-        (palette, truecolour) => (
-            palette
-                .map(|(q, score)| {
-                    Ok::<_, EngineError>((q.encode_with(width, height, icc, &full)?, score))
-                })
-                .transpose()?,
-            truecolour
-                .map(|(pixels, score)| {
-                    Ok::<_, EngineError>((encode_averaged_with(image, pixels, &full)?, score))
-                })
-                .transpose()?,
-        ),
+        one_or_none => one_or_none,
     };
+    let full = oxipng_options();
+    let palette = palette
+        .map(|(quantised, score)| {
+            Ok::<_, EngineError>((quantised.encode_with(width, height, icc, &full)?, score))
+        })
+        .transpose()?;
+    let truecolour = truecolour
+        .map(|(pixels, score)| {
+            Ok::<_, EngineError>((encode_averaged_with(image, pixels, &full)?, score))
+        })
+        .transpose()?;
     Ok(match (palette, truecolour) {
         (Some(p), Some(t)) => Some(if t.0.len() < p.0.len() { t } else { p }),
         (p, t) => p.or(t),
