@@ -33,12 +33,7 @@ fn srgb_to_linear(value: u8) -> f32 {
 
 /// RGBA pixels composited over `background`, as planar linear RGB.
 fn linear(rgba: &[u8], width: u32, height: u32, background: [u8; 3], alpha: bool) -> Planar {
-    let len = width as usize * height as usize;
-    let mut planar = Planar {
-        width: width as usize,
-        height: height as usize,
-        planes: [vec![0f32; len], vec![0f32; len], vec![0f32; len]],
-    };
+    let mut planar = Planar::zeroed(width as usize, height as usize);
     linear_into(rgba, background, alpha, &mut planar);
     planar
 }
@@ -119,14 +114,7 @@ impl Reference {
         let mut kept = self.scratch.lock().unwrap_or_else(PoisonError::into_inner);
         let (distorted, scratch) = kept.get_or_insert_with(|| {
             let (width, height) = (self.width as usize, self.height as usize);
-            let len = width * height;
-            let planes = [vec![0f32; len], vec![0f32; len], vec![0f32; len]];
-            let distorted = Planar {
-                width,
-                height,
-                planes,
-            };
-            (distorted, Scratch::new(width, height))
+            (Planar::zeroed(width, height), Scratch::new(width, height))
         });
         backgrounds
             .iter()

@@ -30,19 +30,24 @@ pub struct Planar {
 }
 
 impl Planar {
+    /// A black `width`×`height` image, to be filled in.
+    pub fn zeroed(width: usize, height: usize) -> Self {
+        Self {
+            width,
+            height,
+            planes: planes(width * height),
+        }
+    }
+
     #[cfg(test)]
     fn from_linear_rgb(image: &LinearRgb) -> Self {
-        let mut planes = planes(image.width() * image.height());
+        let mut planar = Self::zeroed(image.width(), image.height());
         for (i, p) in image.data().iter().enumerate() {
-            for c in 0..3 {
-                planes[c][i] = p[c];
+            for (plane, &value) in planar.planes.iter_mut().zip(p) {
+                plane[i] = value;
             }
         }
-        Self {
-            width: image.width(),
-            height: image.height(),
-            planes,
-        }
+        planar
     }
 }
 
