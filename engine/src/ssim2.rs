@@ -89,15 +89,31 @@ fn scale_sizes(width: usize, height: usize) -> Vec<(usize, usize)> {
 pub struct Scratch {
     xyb: Planes,
     product: Vec<f32>,
-    passed: Vec<f32>,
     mu2: Vec<f32>,
     sigma2_sq: Vec<f32>,
     sigma12: Vec<f32>,
+    row: Vec<f64>,
+    row2: Vec<f64>,
+    blur: BlurBuffers,
+}
+
+/// What a blur needs besides its input and output.
+struct BlurBuffers {
+    passed: Vec<f32>,
     strip: Vec<f32>,
     strip_out: Vec<f32>,
     state: Vec<f32>,
-    row: Vec<f64>,
-    row2: Vec<f64>,
+}
+
+impl BlurBuffers {
+    fn new(width: usize, height: usize) -> Self {
+        Self {
+            passed: vec![0.0; width * height],
+            strip: vec![0.0; LANES * width],
+            strip_out: vec![0.0; LANES * width],
+            state: vec![0.0; 6 * CHUNK],
+        }
+    }
 }
 
 impl Scratch {
@@ -106,15 +122,12 @@ impl Scratch {
         Self {
             xyb: planes(len),
             product: vec![0.0; len],
-            passed: vec![0.0; len],
             mu2: vec![0.0; len],
             sigma2_sq: vec![0.0; len],
             sigma12: vec![0.0; len],
-            strip: vec![0.0; LANES * width],
-            strip_out: vec![0.0; LANES * width],
-            state: vec![0.0; 6 * CHUNK],
             row: vec![0.0; width],
             row2: vec![0.0; width],
+            blur: BlurBuffers::new(width, height),
         }
     }
 }
@@ -123,7 +136,8 @@ impl CachedReference {
     /// Prepares `image` (at least 8×8).
     pub fn new(image: Planar) -> Self {
         let (width, height) = (image.width, image.height);
-        let mut scratch = Scratch::new(width, height);
+        let mut buffers = BlurBuffers::new(width, height);
+        let mut product = vec![0.0; width * height];
         let mut current = image;
         let mut scales = Vec::with_capacity(NUM_SCALES);
         for (scale, (w, h)) in scale_sizes(width, height).into_iter().enumerate() {
@@ -136,11 +150,9 @@ impl CachedReference {
             let mut mu = planes(len);
             let mut sigma_sq = planes(len);
             for c in 0..3 {
-                blur(&xyb[c], w, h, &mut mu[c], &mut scratch);
-                let mut product = std::mem::take(&mut scratch.product);
+                blur(&xyb[c], w, h, &mut mu[c], &mut buffers);
                 multiply(&xyb[c], &xyb[c], &mut product[..len]);
-                blur(&product[..len], w, h, &mut sigma_sq[c], &mut scratch);
-                scratch.product = product;
+                blur(&product[..len], w, h, &mut sigma_sq[c], &mut buffers);
             }
             scales.push(ReferenceScale {
                 width: w,
@@ -164,6 +176,16 @@ impl CachedReference {
             (distorted.width, distorted.height),
             (self.width, self.height)
         );
+        let Scratch {
+            xyb,
+            product,
+            mu2,
+            sigma2_sq,
+            sigma12,
+            row,
+            row2,
+            blur: buffers,
+        } = scratch;
         let mut scores = Vec::with_capacity(self.scales.len());
         let mut downscaled: Option<Planar> = None;
         for (scale, reference) in self.scales.iter().enumerate() {
@@ -173,24 +195,19 @@ impl CachedReference {
             let current = downscaled.as_ref().unwrap_or(distorted);
             let (w, h) = (reference.width, reference.height);
             let len = w * h;
-            let mut xyb = std::mem::take(&mut scratch.xyb);
-            for plane in &mut xyb {
+            for plane in xyb.iter_mut() {
                 plane.resize(len, 0.0);
             }
-            to_planar_xyb(current, &mut xyb);
-            let mut product = std::mem::take(&mut scratch.product);
-            let mut mu2 = std::mem::take(&mut scratch.mu2);
-            let mut sigma2_sq = std::mem::take(&mut scratch.sigma2_sq);
-            let mut sigma12 = std::mem::take(&mut scratch.sigma12);
+            to_planar_xyb(current, xyb);
             let (mut ssim, mut edges) = ([0f64; 6], [0f64; 12]);
             for c in 0..3 {
                 let (mu2, sigma2_sq, sigma12) =
                     (&mut mu2[..len], &mut sigma2_sq[..len], &mut sigma12[..len]);
                 multiply(&xyb[c], &xyb[c], &mut product[..len]);
-                blur(&product[..len], w, h, sigma2_sq, scratch);
+                blur(&product[..len], w, h, sigma2_sq, buffers);
                 multiply(&reference.xyb[c], &xyb[c], &mut product[..len]);
-                blur(&product[..len], w, h, sigma12, scratch);
-                blur(&xyb[c], w, h, mu2, scratch);
+                blur(&product[..len], w, h, sigma12, buffers);
+                blur(&xyb[c], w, h, mu2, buffers);
                 let s = ssim_terms(
                     w,
                     &reference.mu[c],
@@ -198,7 +215,7 @@ impl CachedReference {
                     &reference.sigma_sq[c],
                     sigma2_sq,
                     sigma12,
-                    &mut scratch.row,
+                    row,
                 );
                 ssim[c * 2..c * 2 + 2].copy_from_slice(&norms(len, s));
                 let e = edge_terms(
@@ -207,17 +224,12 @@ impl CachedReference {
                     &reference.mu[c],
                     &xyb[c],
                     mu2,
-                    &mut scratch.row,
-                    &mut scratch.row2,
+                    row,
+                    row2,
                 );
                 edges[c * 4..c * 4 + 2].copy_from_slice(&norms(len, [e[0], e[1]]));
                 edges[c * 4 + 2..c * 4 + 4].copy_from_slice(&norms(len, [e[2], e[3]]));
             }
-            scratch.product = product;
-            scratch.mu2 = mu2;
-            scratch.sigma2_sq = sigma2_sq;
-            scratch.sigma12 = sigma12;
-            scratch.xyb = xyb;
             scores.push((ssim, edges));
         }
         final_score(&scores)
@@ -349,22 +361,22 @@ const LANES: usize = 8;
 
 /// Blurs `plane` (`width`×`height`) into `out` exactly as the crate does: its row pass, then its
 /// column pass.
-fn blur(plane: &[f32], width: usize, height: usize, out: &mut [f32], scratch: &mut Scratch) {
+fn blur(plane: &[f32], width: usize, height: usize, out: &mut [f32], buffers: &mut BlurBuffers) {
     let len = width * height;
     row_pass(
         plane,
-        &mut scratch.passed[..len],
+        &mut buffers.passed[..len],
         width,
         height,
-        &mut scratch.strip,
-        &mut scratch.strip_out,
+        &mut buffers.strip,
+        &mut buffers.strip_out,
     );
     column_pass(
-        &scratch.passed[..len],
+        &buffers.passed[..len],
         &mut out[..len],
         width,
         height,
-        &mut scratch.state,
+        &mut buffers.state,
     );
 }
 
