@@ -3,7 +3,12 @@
 //! followed by oxipng; and lossy truecolour (prediction errors rounded to a searched step,
 //! written with the Average filter). The smaller of the two lossy files wins.
 
-use crate::{decode::Decoded, score::Reference, search, EngineError};
+use crate::{
+    decode::Decoded,
+    score::Reference,
+    search::{self, Sample},
+    EngineError,
+};
 
 /// oxipng's effort: preset 2 is oxipng's default, the speed/size balance the benchmark measures.
 const OXIPNG_PRESET: u8 = 2;
@@ -108,7 +113,15 @@ impl Quantised {
     }
 }
 
+#[cfg(test)]
+thread_local! {
+    /// How many times this thread has quantised an image (for the tests of the search's cost).
+    static QUANTISATIONS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 fn quantise(image: &Decoded, quality: u8) -> Result<Quantised, EngineError> {
+    #[cfg(test)]
+    QUANTISATIONS.with(|n| n.set(n.get() + 1));
     let quant_error = |e: imagequant::Error| EngineError::Encode(format!("quantiser: {e}"));
     let mut attributes = imagequant::new();
     attributes.set_speed(4).map_err(quant_error)?;
@@ -139,18 +152,37 @@ fn quantise(image: &Decoded, quality: u8) -> Result<Quantised, EngineError> {
 /// oxipng's full effort (most of a PNG's time, deflate at level 11) goes only to a file that can
 /// win: when both reach the target, both are first written at oxipng's quickest preset, and one
 /// whose quick size is more than `QUICK_MARGIN` times the other's is not written again.
+///
+/// A large image is first searched on a [`Sample`] (a quarter of its tiles): when one kind's file
+/// there, written quickly, is more than `KIND_MARGIN` times the other's, only the other kind is
+/// searched on the whole image (and the loser too if that finds nothing). The truecolour search
+/// starts from the step the sample found.
 pub fn encode_lossy_for_target(
     image: &Decoded,
     reference: &Reference,
     target: f64,
 ) -> Result<Option<(Vec<u8>, f64)>, EngineError> {
-    let palette = palette_for_target(image, reference, target)?;
-    let truecolour = truecolour_for_target(image, reference, target)?;
+    let plan = match Sample::of(image.width, image.height) {
+        Some(sample) => plan_on_sample(&sample, image, target)?,
+        None => Plan::default(),
+    };
+    let search_palette = || palette_for_target(image, reference, target);
+    let search_truecolour = |guess| truecolour_for_target(image, reference, target, guess);
+    let (palette, truecolour) = match (plan.palette, plan.truecolour) {
+        (Kind::Search(_), Kind::Skip(t)) => match search_palette()? {
+            Some(found) => (Some(found), None),
+            None => (None, search_truecolour(t)?),
+        },
+        (Kind::Skip(_), Kind::Search(t)) => match search_truecolour(t)? {
+            Some(found) => (None, Some(found)),
+            None => (search_palette()?, None),
+        },
+        (_, t) => (search_palette()?, search_truecolour(t.guess())?),
+    };
     let (width, height, icc) = (image.width, image.height, image.icc_profile.as_deref());
     let (palette, truecolour) = match (palette, truecolour) {
         (Some(palette), Some(truecolour)) => {
-            let mut quick = oxipng::Options::from_preset(0);
-            quick.strip = oxipng::StripChunks::Safe;
+            let quick = quick_options();
             let quick_palette = palette.0.encode_with(width, height, icc, &quick)?.len() as f64;
             let quick_truecolour =
                 encode_averaged_with(image, truecolour.0.clone(), &quick)?.len() as f64;
@@ -163,12 +195,12 @@ pub fn encode_lossy_for_target(
     };
     let full = oxipng_options();
     let palette = palette
-        .map(|(quantised, score)| {
+        .map(|(quantised, score, _)| {
             Ok::<_, EngineError>((quantised.encode_with(width, height, icc, &full)?, score))
         })
         .transpose()?;
     let truecolour = truecolour
-        .map(|(pixels, score)| {
+        .map(|(pixels, score, _)| {
             Ok::<_, EngineError>((encode_averaged_with(image, pixels, &full)?, score))
         })
         .transpose()?;
@@ -183,23 +215,122 @@ pub fn encode_lossy_for_target(
 /// on one kind of file than on the other.
 const QUICK_MARGIN: f64 = 1.15;
 
-/// The lowest-quality palette whose score reaches `target`, with that score; `None` when even
-/// the best palette falls short.
+/// How much larger than the other kind's a kind's file on the sample, written quickly, must be
+/// for that kind not to be searched on the whole image.
+const KIND_MARGIN: f64 = 1.3;
+
+/// Whether to search a kind of lossy PNG on the whole image, and the setting the sample found.
+#[derive(Clone, Copy)]
+enum Kind {
+    Search(Option<u8>),
+    Skip(Option<u8>),
+}
+
+impl Kind {
+    fn guess(self) -> Option<u8> {
+        match self {
+            Kind::Search(guess) | Kind::Skip(guess) => guess,
+        }
+    }
+}
+
+/// Which lossy kinds to search on the whole image.
+struct Plan {
+    palette: Kind,
+    truecolour: Kind,
+}
+
+impl Default for Plan {
+    fn default() -> Self {
+        Self {
+            palette: Kind::Search(None),
+            truecolour: Kind::Search(None),
+        }
+    }
+}
+
+/// Searches both lossy kinds on `sample` of `image` and compares their files, written with
+/// oxipng's quickest preset: a kind more than `KIND_MARGIN` times larger than the other is
+/// skipped. When neither passes on the sample, both are searched whole (the whole image decides).
+fn plan_on_sample(sample: &Sample, image: &Decoded, target: f64) -> Result<Plan, EngineError> {
+    let mosaic = Decoded {
+        rgba: sample.extract(&image.rgba, image.width, 4),
+        width: sample.width(),
+        height: sample.height(),
+        has_alpha: image.has_alpha,
+        icc_profile: None,
+        exif: None,
+        reoriented: false,
+    };
+    let reference = Reference::new(&mosaic.rgba, mosaic.width, mosaic.height, mosaic.has_alpha);
+    let quick = quick_options();
+    let palette = palette_for_target(&mosaic, &reference, target)?
+        .map(|(quantised, _, quality)| {
+            let bytes = quantised.encode_with(mosaic.width, mosaic.height, None, &quick)?;
+            Ok::<_, EngineError>((quality, bytes.len() as f64))
+        })
+        .transpose()?;
+    let truecolour = truecolour_for_target(&mosaic, &reference, target, None)?
+        .map(|(pixels, _, setting)| {
+            let bytes = encode_averaged_with(&mosaic, pixels, &quick)?;
+            Ok::<_, EngineError>((setting, bytes.len() as f64))
+        })
+        .transpose()?;
+    let kind = |found: Option<(u8, f64)>, other: Option<(u8, f64)>| {
+        let guess = found.map(|(setting, _)| setting);
+        match (found, other) {
+            (None, Some(_)) => Kind::Skip(guess),
+            (Some((_, size)), Some((_, other))) if size > other * KIND_MARGIN => Kind::Skip(guess),
+            _ => Kind::Search(guess),
+        }
+    };
+    Ok(Plan {
+        palette: kind(palette, truecolour),
+        truecolour: kind(truecolour, palette),
+    })
+}
+
+/// oxipng's quickest preset, for comparing files rather than keeping them.
+fn quick_options() -> oxipng::Options {
+    let mut quick = oxipng::Options::from_preset(0);
+    quick.strip = oxipng::StripChunks::Safe;
+    quick
+}
+
+/// The lowest-quality palette whose score reaches `target`, with that score and the quality;
+/// `None` when even the best palette falls short.
 fn palette_for_target(
     image: &Decoded,
     reference: &Reference,
     target: f64,
-) -> Result<Option<(Quantised, f64)>, EngineError> {
+) -> Result<Option<(Quantised, f64, u8)>, EngineError> {
     // The quantiser's own quality is a mean-square-error measure; a perceptual floor of 75 tends
-    // to need about as much, so the search starts near the target.
+    // to need about as much, so the search starts near the target. (Not from a sample's answer:
+    // the score is not monotonic in the quality, and another start can end at a larger palette.)
     let guess = (target as u8).clamp(20, 100);
-    search::lowest_passing(20, 100, guess, target, |quality| {
+    // Once the quantiser cannot reach a quality with 256 colours, every higher quality gives the
+    // same palette: two failing qualities that score exactly alike mean that nothing higher
+    // passes, and the search is answered without quantising again.
+    let mut failing: Vec<(u8, f64)> = Vec::new();
+    let mut saturated: Option<(u8, f64)> = None;
+    let found = search::lowest_passing(20, 100, guess, target, |quality| {
+        if let Some((_, score)) = saturated.filter(|&(from, _)| quality >= from) {
+            return Ok((score, None));
+        }
         let quantised = quantise(image, quality)?;
-        Ok((
-            reference.score(&quantised.to_rgba()).unwrap_or(0.0),
-            quantised,
-        ))
-    })
+        let score = reference.score(&quantised.to_rgba()).unwrap_or(0.0);
+        if score < target {
+            if let Some(&(other, _)) = failing.iter().find(|&&(_, s)| s == score) {
+                saturated = Some((quality.min(other), score));
+            }
+            failing.push((quality, score));
+        }
+        Ok((score, Some((quantised, quality))))
+    })?;
+    // Only a quantised palette can pass: an answer from `saturated` always fails.
+    Ok(found.and_then(|(candidate, score)| {
+        candidate.map(|(quantised, quality)| (quantised, score, quality))
+    }))
 }
 
 /// The steps the truecolour search tries: 2 (errors of at most one level) up to 48.
@@ -233,24 +364,29 @@ fn encode_truecolour_for_target(
     reference: &Reference,
     target: f64,
 ) -> Result<Option<(Vec<u8>, f64)>, EngineError> {
-    truecolour_for_target(image, reference, target)?
-        .map(|(pixels, score)| Ok((encode_averaged(image, pixels)?, score)))
+    truecolour_for_target(image, reference, target, None)?
+        .map(|(pixels, score, _)| Ok((encode_averaged(image, pixels)?, score)))
         .transpose()
 }
 
-/// The pixels of the lossy truecolour PNG with the coarsest step whose score reaches `target`.
+/// The pixels of the lossy truecolour PNG with the coarsest step whose score reaches `target`,
+/// with that score and the search's setting (the step counted down); the search starts at
+/// `guess` when given.
 fn truecolour_for_target(
     image: &Decoded,
     reference: &Reference,
     target: f64,
-) -> Result<Option<(Vec<u8>, f64)>, EngineError> {
+    guess: Option<u8>,
+) -> Result<Option<(Vec<u8>, f64, u8)>, EngineError> {
     // The search raises a setting to raise the score: the setting is the step counted down.
     let (finest, coarsest) = (*NEAR_LOSSLESS_STEPS.start(), *NEAR_LOSSLESS_STEPS.end());
     let step_of = |setting: u8| finest + coarsest - setting;
-    search::lowest_passing(finest, coarsest, step_of(8), target, |setting| {
+    let guess = guess.unwrap_or(step_of(8));
+    let found = search::lowest_passing(finest, coarsest, guess, target, |setting| {
         let pixels = near_lossless(&image.rgba, image.width, step_of(setting));
-        Ok((reference.score(&pixels).unwrap_or(0.0), pixels))
-    })
+        Ok((reference.score(&pixels).unwrap_or(0.0), (pixels, setting)))
+    })?;
+    Ok(found.map(|((pixels, setting), score)| (pixels, score, setting)))
 }
 
 /// A palette PNG at a fixed quantiser quality (1–100), with its score when measurable.
@@ -440,32 +576,76 @@ mod tests {
 
     #[test]
     fn the_smaller_of_the_palette_and_the_truecolour_png_is_kept_at_full_effort() {
-        // Both kinds reach the target on both images; the photo ends up truecolour, the graphic
-        // a palette. Either way the file returned is the smaller of the two written with oxipng's
-        // full effort, though the loser, far larger written quickly, never was.
+        // The photos end up truecolour, the graphics a palette. Either way the file returned is
+        // the smaller of the two written with oxipng's full effort, though the loser, far larger
+        // written quickly, never was.
         const TARGET: f64 = 65.0;
-        for (image, truecolour_wins) in [(quiet_photo(256, 192), true), (graphic(256, 192), false)]
-        {
+        // The large images are first searched on a sample, which skips the loser's whole search.
+        for (image, truecolour_wins) in [
+            (quiet_photo(256, 192), true),
+            (graphic(256, 192), false),
+            (quiet_photo(1024, 768), true),
+            (graphic(1024, 768), false),
+        ] {
             let reference = Reference::new(&image.rgba, image.width, image.height, false);
             let (png, score) = encode_lossy_for_target(&image, &reference, TARGET)
                 .unwrap()
                 .unwrap();
-            let (quantised, palette_score) = palette_for_target(&image, &reference, TARGET)
-                .unwrap()
-                .unwrap();
-            let palette = quantised.encode(image.width, image.height, None).unwrap();
-            let (truecolour, truecolour_score) =
-                encode_truecolour_for_target(&image, &reference, TARGET)
-                    .unwrap()
-                    .unwrap();
-            assert_eq!(truecolour.len() < palette.len(), truecolour_wins);
-            let (smaller, smaller_score) = if truecolour_wins {
-                (&truecolour, truecolour_score)
-            } else {
-                (&palette, palette_score)
+            // Each kind searched on the whole image and written with full effort, when it
+            // reaches the target at all.
+            let palette = palette_for_target(&image, &reference, TARGET).unwrap().map(
+                |(quantised, score, _)| {
+                    let png = quantised.encode(image.width, image.height, None).unwrap();
+                    (png, score)
+                },
+            );
+            let truecolour = encode_truecolour_for_target(&image, &reference, TARGET).unwrap();
+            let (smaller, smaller_score) = match (&palette, &truecolour) {
+                (Some(p), Some(t)) => {
+                    assert_eq!(t.0.len() < p.0.len(), truecolour_wins);
+                    if truecolour_wins {
+                        t
+                    } else {
+                        p
+                    }
+                }
+                (p, t) => {
+                    let only = p
+                        .as_ref()
+                        .or(t.as_ref())
+                        .expect("one kind reaches the target");
+                    assert_eq!(t.is_some(), truecolour_wins);
+                    only
+                }
             };
-            assert_eq!((&png, score), (smaller, smaller_score));
+            assert_eq!((&png, score), (smaller, *smaller_score));
             assert_eq!(reference.score(&decode_png(&png)).unwrap(), score);
         }
+    }
+
+    #[test]
+    fn a_palette_search_stops_once_more_quality_no_longer_changes_the_palette() {
+        // Noise in every pixel: no quality is within reach of 256 colours, so every quality gives
+        // the same palette. Aiming just above its score, the search would climb through every
+        // quality to 100; two identical scores end it.
+        let image = photo(256, 192, false);
+        let reference = Reference::new(&image.rgba, image.width, image.height, false);
+        let score_at = |quality| {
+            let quantised = quantise(&image, quality).unwrap();
+            reference.score(&quantised.to_rgba()).unwrap()
+        };
+        let best = score_at(100);
+        assert_eq!(score_at(75), best, "the quantiser is saturated from 75 up");
+        QUANTISATIONS.with(|n| n.set(0));
+        assert!(palette_for_target(&image, &reference, best + 0.5)
+            .unwrap()
+            .is_none());
+        let quantisations = QUANTISATIONS.with(|n| n.get());
+        assert!(quantisations <= 3, "{quantisations} quantisations");
+        // Within reach, the same search still finds a palette.
+        let (_, score, _) = palette_for_target(&image, &reference, best - 0.5)
+            .unwrap()
+            .expect("a palette reaches the saturated score");
+        assert!(score >= best - 0.5);
     }
 }
