@@ -168,16 +168,17 @@ pub fn encode_lossy_for_target(
     };
     let search_palette = || palette_for_target(image, reference, target);
     let search_truecolour = |guess| truecolour_for_target(image, reference, target, guess);
+    let step = plan.truecolour_setting;
     let (palette, truecolour) = match (plan.palette, plan.truecolour) {
-        (Kind::Search(_), Kind::Skip(t)) => match search_palette()? {
+        (true, false) => match search_palette()? {
             Some(found) => (Some(found), None),
-            None => (None, search_truecolour(t)?),
+            None => (None, search_truecolour(step)?),
         },
-        (Kind::Skip(_), Kind::Search(t)) => match search_truecolour(t)? {
+        (false, true) => match search_truecolour(step)? {
             Some(found) => (None, Some(found)),
             None => (search_palette()?, None),
         },
-        (_, t) => (search_palette()?, search_truecolour(t.guess())?),
+        _ => (search_palette()?, search_truecolour(step)?),
     };
     let (width, height, icc) = (image.width, image.height, image.icc_profile.as_deref());
     let (palette, truecolour) = match (palette, truecolour) {
@@ -219,32 +220,20 @@ const QUICK_MARGIN: f64 = 1.15;
 /// for that kind not to be searched on the whole image.
 const KIND_MARGIN: f64 = 1.3;
 
-/// Whether to search a kind of lossy PNG on the whole image, and the setting the sample found.
-#[derive(Clone, Copy)]
-enum Kind {
-    Search(Option<u8>),
-    Skip(Option<u8>),
-}
-
-impl Kind {
-    fn guess(self) -> Option<u8> {
-        match self {
-            Kind::Search(guess) | Kind::Skip(guess) => guess,
-        }
-    }
-}
-
-/// Which lossy kinds to search on the whole image.
+/// Which lossy kinds to search on the whole image (at least one), and the truecolour setting
+/// the sample found.
 struct Plan {
-    palette: Kind,
-    truecolour: Kind,
+    palette: bool,
+    truecolour: bool,
+    truecolour_setting: Option<u8>,
 }
 
 impl Default for Plan {
     fn default() -> Self {
         Self {
-            palette: Kind::Search(None),
-            truecolour: Kind::Search(None),
+            palette: true,
+            truecolour: true,
+            truecolour_setting: None,
         }
     }
 }
@@ -265,9 +254,9 @@ fn plan_on_sample(sample: &Sample, image: &Decoded, target: f64) -> Result<Plan,
     let reference = Reference::new(&mosaic.rgba, mosaic.width, mosaic.height, mosaic.has_alpha);
     let quick = quick_options();
     let palette = palette_for_target(&mosaic, &reference, target)?
-        .map(|(quantised, _, quality)| {
+        .map(|(quantised, _, _)| {
             let bytes = quantised.encode_with(mosaic.width, mosaic.height, None, &quick)?;
-            Ok::<_, EngineError>((quality, bytes.len() as f64))
+            Ok::<_, EngineError>(bytes.len() as f64)
         })
         .transpose()?;
     let truecolour = truecolour_for_target(&mosaic, &reference, target, None)?
@@ -276,17 +265,17 @@ fn plan_on_sample(sample: &Sample, image: &Decoded, target: f64) -> Result<Plan,
             Ok::<_, EngineError>((setting, bytes.len() as f64))
         })
         .transpose()?;
-    let kind = |found: Option<(u8, f64)>, other: Option<(u8, f64)>| {
-        let guess = found.map(|(setting, _)| setting);
-        match (found, other) {
-            (None, Some(_)) => Kind::Skip(guess),
-            (Some((_, size)), Some((_, other))) if size > other * KIND_MARGIN => Kind::Skip(guess),
-            _ => Kind::Search(guess),
-        }
+    let truecolour_size = truecolour.map(|(_, size)| size);
+    // Whether a kind's sample file (`size`) is worth searching whole against the other's.
+    let worth = |size: Option<f64>, other: Option<f64>| match (size, other) {
+        (None, Some(_)) => false,
+        (Some(size), Some(other)) => size <= other * KIND_MARGIN,
+        (_, None) => true,
     };
     Ok(Plan {
-        palette: kind(palette, truecolour),
-        truecolour: kind(truecolour, palette),
+        palette: worth(palette, truecolour_size),
+        truecolour: worth(truecolour_size, palette),
+        truecolour_setting: truecolour.map(|(setting, _)| setting),
     })
 }
 
