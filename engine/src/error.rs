@@ -15,7 +15,11 @@ pub enum EngineError {
         limit: usize,
     },
     /// The image has more pixels, or a longer side, than allowed.
-    #[error("the image is {width}×{height} pixels; the limit is {max_pixels} pixels and {max_dimension} per side")]
+    #[error(
+        "the image is {width}×{height} pixels ({}); the limit is {} and {max_dimension} pixels a side",
+        megapixels(u64::from(*width) * u64::from(*height)),
+        megapixels(*max_pixels)
+    )]
     ImageTooLarge {
         /// Width of the image.
         width: u32,
@@ -51,4 +55,36 @@ pub enum EngineError {
     /// An encoder failed; this is a fault of the engine, not of the input.
     #[error("encoding failed: {0}")]
     Encode(String),
+}
+
+/// `pixels` in megapixels as people write them: "100 megapixels", "1.2 megapixels".
+fn megapixels(pixels: u64) -> String {
+    match pixels {
+        1_000_000 => "1 megapixel".into(),
+        p if p % 1_000_000 == 0 => format!("{} megapixels", p / 1_000_000),
+        p => format!("{:.1} megapixels", p as f64 / 1e6),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_size_limit_reads_in_megapixels() {
+        let error = EngineError::ImageTooLarge {
+            width: 12_000,
+            height: 9_000,
+            max_pixels: 100_000_000,
+            max_dimension: 40_000,
+        };
+        assert_eq!(
+            error.to_string(),
+            "the image is 12000×9000 pixels (108 megapixels); the limit is 100 megapixels and \
+             40000 pixels a side"
+        );
+        assert_eq!(megapixels(1_000_000), "1 megapixel");
+        assert_eq!(megapixels(1_200_000), "1.2 megapixels");
+        assert_eq!(megapixels(340_000), "0.3 megapixels");
+    }
 }

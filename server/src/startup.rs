@@ -103,6 +103,7 @@ pub async fn build_state(
             trust_forwarded_for: config.trust_forwarded_for,
             billing_grace_secs: i64::from(config.billing_grace_days) * 86_400,
             outbound_allowed: config.outbound_allowed.clone(),
+            max_pixels: u64::from(config.max_megapixels) * 1_000_000,
         }),
         billing,
     };

@@ -14,7 +14,7 @@ use app::{
         state::AppState,
     },
 };
-use engine::{CompressOptions, Keep, Mode, OutputFormat, Resize};
+use engine::{CompressOptions, Keep, Limits, Mode, OutputFormat, Resize};
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
@@ -23,8 +23,8 @@ pub const LEASE_SECS: i64 = 120;
 /// How long an idle worker waits before looking for work again.
 const IDLE: Duration = Duration::from_millis(500);
 
-/// The engine's options for a job's options.
-pub fn engine_options(options: &JobOptions) -> CompressOptions {
+/// The engine's options for a job's options, refusing images over `max_pixels`.
+pub fn engine_options(options: &JobOptions, max_pixels: u64) -> CompressOptions {
     let resize = match (options.resize, options.max_width, options.max_height) {
         (Some(spec), _, _) => api_resize(spec),
         (None, None, None) => None,
@@ -53,6 +53,10 @@ pub fn engine_options(options: &JobOptions) -> CompressOptions {
             copyright: options.keep_metadata || options.keep_copyright,
             creation: options.keep_metadata || options.keep_creation,
             location: options.keep_location,
+        },
+        limits: Limits {
+            max_pixels,
+            ..Limits::default()
         },
         ..CompressOptions::default()
     }
@@ -136,7 +140,7 @@ async fn process(
         .get(&item.input_key)
         .await
         .map_err(|e| Failure::Transient(format!("reading the upload: {e}")))?;
-    let engine_options = engine_options(&options);
+    let engine_options = engine_options(&options, state.settings.max_pixels);
     let task = tokio::task::spawn_blocking(move || engine::compress(&input, &engine_options));
     tokio::pin!(task);
     // Keep the lease while the engine works (large images take longer than a lease).
@@ -187,13 +191,19 @@ mod tests {
 
     #[test]
     fn job_options_map_onto_the_engines() {
-        let defaults = engine_options(&JobOptions::default());
+        let defaults = engine_options(&JobOptions::default(), Limits::default().max_pixels);
         assert_eq!(defaults, CompressOptions::default());
+        let limited = engine_options(&JobOptions::default(), 24_000_000);
+        assert_eq!(limited.limits.max_pixels, 24_000_000);
+        assert_eq!(
+            limited.limits.max_input_bytes,
+            Limits::default().max_input_bytes
+        );
         let options: JobOptions = serde_json::from_str(
             r#"{"mode":"small","format":"webp","max_width":800,"keep_metadata":true}"#,
         )
         .unwrap();
-        let mapped = engine_options(&options);
+        let mapped = engine_options(&options, 100_000_000);
         assert_eq!(mapped.mode, Mode::Small);
         assert_eq!(mapped.format, OutputFormat::Webp);
         assert_eq!(

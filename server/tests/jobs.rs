@@ -356,6 +356,44 @@ async fn a_worker_compresses_images_and_fails_non_images_with_the_engines_messag
     assert_eq!(usage::used(&app.state.db, owner, now()).await.unwrap(), 1);
 }
 
+async fn an_image_over_the_operators_pixel_limit_fails_naming_the_limit(backend: Backend) {
+    // MAX_MEGAPIXELS bounds a worker's memory: 1.2 MP is refused at 1, 0.12 MP still compresses.
+    let app = TestApp::spawn_with(backend, &[("MAX_MEGAPIXELS", "1".into())]).await;
+    let owner = user(&app.state.db, "ada@example.com").await;
+    let large = image::RgbImage::from_fn(1200, 1000, |x, y| {
+        image::Rgb([(x / 5) as u8, (y / 4) as u8, 90])
+    });
+    let mut large_png = Vec::new();
+    large
+        .write_to(
+            &mut std::io::Cursor::new(&mut large_png),
+            image::ImageFormat::Png,
+        )
+        .unwrap();
+    let (job_id, ids) = queued(
+        &app,
+        owner,
+        "{}",
+        &[("poster.png", large_png), ("small.jpg", fixture_jpeg())],
+    )
+    .await;
+    while worker::work_once(&app.state, "w1").await.unwrap() {}
+    let progress = queue::progress(&app.state.db, &job_id).await.unwrap();
+    assert_eq!((progress.done, progress.failed), (1, 1));
+    let error: Option<String> = app::on_pool!(&app.state.db, pool => sqlx::query_scalar(
+        "SELECT error FROM job_items WHERE id = $1"
+    ).bind(&ids[0]).fetch_one(pool).await)
+    .unwrap();
+    assert_eq!(
+        error.as_deref(),
+        Some(
+            "The image is 1200×1000 pixels (1.2 megapixels); the limit is 1 megapixel and 40000 \
+             pixels a side"
+        )
+    );
+    assert_eq!(usage::used(&app.state.db, owner, now()).await.unwrap(), 1);
+}
+
 async fn the_servers_own_workers_drain_the_queue(backend: Backend) {
     let app = TestApp::spawn_with(backend, &[("WORKERS", "2".into())]).await;
     let owner = user(&app.state.db, "ada@example.com").await;
@@ -379,6 +417,7 @@ async fn the_servers_own_workers_drain_the_queue(backend: Backend) {
 backend_tests!(
     a_worker_compresses_images_and_fails_non_images_with_the_engines_message,
     the_servers_own_workers_drain_the_queue,
+    an_image_over_the_operators_pixel_limit_fails_naming_the_limit,
     concurrent_workers_claim_every_item_exactly_once,
     higher_priority_jobs_are_served_first_then_oldest_in_order,
     an_expired_lease_passes_the_item_to_another_worker_and_it_counts_once,

@@ -22,6 +22,8 @@ pub struct Settings {
     /// Networks that URL fetches and job callbacks may reach although they are not public
     /// (`OUTBOUND_ALLOWED_NETWORKS`; empty by default).
     pub outbound_allowed: Vec<ipnet::IpNet>,
+    /// The largest image the workers compress, in pixels (`MAX_MEGAPIXELS`).
+    pub max_pixels: u64,
 }
 
 impl Settings {

@@ -96,6 +96,10 @@ pub struct Config {
     /// `WORKERS`: compression workers inside `server` (default: one per core; 0 = none, for
     /// web-only processes when `server worker` runs elsewhere).
     pub workers: usize,
+    /// `MAX_MEGAPIXELS`: the largest image a worker compresses, in millions of pixels (default
+    /// 100, 1 to 1000). The engine needs about 130 bytes a pixel at its peak, so a worker's
+    /// memory bounds it: 100 MP is about 13 GB per worker.
+    pub max_megapixels: u32,
     /// The compiled site's location.
     pub site: SiteFiles,
 }
@@ -226,6 +230,14 @@ impl Config {
             Some(count) => whole_number(&count, "WORKERS", 256, "workers")? as usize,
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
+        let max_megapixels = match var("MAX_MEGAPIXELS")? {
+            Some(count) => Some(whole_number(&count, "MAX_MEGAPIXELS", 1000, "megapixels")?)
+                .filter(|&n| n > 0)
+                .ok_or_else(|| {
+                    ConfigError::new("MAX_MEGAPIXELS", "must be at least 1 megapixel")
+                })?,
+            None => 100,
+        };
 
         Ok(Self {
             database_url: Secret::new(database_url),
@@ -243,6 +255,7 @@ impl Config {
             billing_grace_days,
             outbound_allowed,
             workers,
+            max_megapixels,
             site: SiteFiles {
                 output_name: var("LEPTOS_OUTPUT_NAME")?.unwrap_or_else(|| "slimage".into()),
                 site_root: var("LEPTOS_SITE_ROOT")?.unwrap_or_else(|| "target/site".into()),
@@ -488,6 +501,19 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_pixel_limit_defaults_to_the_engines_and_takes_1_to_1000_megapixels() {
+        assert_eq!(config(&[]).unwrap().max_megapixels, 100);
+        assert_eq!(
+            config(&[("MAX_MEGAPIXELS", "24")]).unwrap().max_megapixels,
+            24
+        );
+        for bad in ["0", "1001", "lots", "2.5"] {
+            let error = config(&[("MAX_MEGAPIXELS", bad)]).unwrap_err();
+            assert_eq!(error.variable, "MAX_MEGAPIXELS", "{bad}");
+        }
+    }
+
     fn config_with_pg() -> Config {
         config(&[
             ("DATABASE_URL", "postgres://slimage:pw@db/slimage"),
@@ -498,8 +524,9 @@ mod tests {
 
     #[test]
     fn each_bad_value_is_refused_naming_its_variable() {
-        let cases: [(&'static str, &str); 12] = [
+        let cases: [(&'static str, &str); 13] = [
             ("WORKERS", "many"),
+            ("MAX_MEGAPIXELS", "unlimited"),
             ("OUTBOUND_ALLOWED_NETWORKS", "10.0.0.0/8, intranet"),
             ("BILLING_GRACE_DAYS", "a week"),
             ("SMTP_URL", "mail.example.com"),
