@@ -8,8 +8,15 @@ let counter = 0;
 const freshEmail = (label: string) =>
   `${label}-${Date.now()}-${process.pid}-${counter++}@example.com`;
 
+/// Waits until the form's page has hydrated: submitting earlier is a plain HTML post, which the
+/// JavaScript-disabled test covers.
+async function hydrated(page: Page) {
+  await expect(page.getByTestId("form-card")).toHaveAttribute("data-ready", "true");
+}
+
 async function signUp(page: Page, email: string) {
   await page.goto("/signup");
+  await hydrated(page);
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill(PASSWORD);
   await page.getByRole("button", { name: "Create account" }).click();
@@ -42,6 +49,7 @@ test.describe("accounts", () => {
     // Signed out for real: the account page now sends us to log in.
     await page.goto("/account");
     await expect(page).toHaveURL(/\/login$/);
+    await hydrated(page);
 
     await page.getByLabel("Email").fill(email.toUpperCase());
     await page.getByLabel("Password").fill(PASSWORD);
@@ -57,6 +65,7 @@ test.describe("accounts", () => {
     await expect(page.getByRole("link", { name: "Log in" })).toBeVisible();
 
     await page.goto("/login");
+    await hydrated(page);
     await page.getByLabel("Email").fill(email);
     await page.getByLabel("Password").fill("not my password");
     await page.getByRole("button", { name: "Log in" }).click();

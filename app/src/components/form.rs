@@ -17,9 +17,18 @@ pub fn FormCard(
     /// The form and links.
     children: Children,
 ) -> impl IntoView {
+    // Effects run only in the browser once the page is hydrated; before that a submit is a plain
+    // HTML post (which works too, through a redirect). The card says which (`data-ready`), for
+    // the end-to-end tests of the hydrated forms.
+    let ready = RwSignal::new(false);
+    Effect::new(move |_| ready.set(true));
     view! {
         <section class="mx-auto w-full max-w-md px-4 py-12 sm:py-16">
-            <div class="rounded-2xl border border-slate-200 bg-white p-6 shadow-sm sm:p-8">
+            <div
+                class="rounded-2xl border border-slate-200 bg-white p-6 shadow-sm sm:p-8"
+                data-testid="form-card"
+                data-ready=move || ready.get().to_string()
+            >
                 <h1 class="text-2xl font-bold tracking-tight text-slate-900">{title}</h1>
                 {subtitle.map(|s| view! { <p class="mt-2 text-sm text-slate-600">{s}</p> })}
                 <div class="mt-6">{children()}</div>
