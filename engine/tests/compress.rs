@@ -132,7 +132,8 @@ fn a_photo_cutout_no_palette_can_hold_becomes_a_lossy_truecolour_png() {
         png::ColorType::Rgba,
         "truecolour, not a palette"
     );
-    // Transparency is kept exactly: the feathered edge too.
+    // Fully transparent and fully opaque pixels stay exactly so; the feathered edge's opacity is
+    // rounded like a colour (never by more than half the coarsest step, 24 levels) and stays soft.
     let alpha = |image: DynamicImage| {
         image
             .into_rgba8()
@@ -140,7 +141,17 @@ fn a_photo_cutout_no_palette_can_hold_becomes_a_lossy_truecolour_png() {
             .map(|p| p[3])
             .collect::<Vec<_>>()
     };
-    assert_eq!(alpha(decode(&result.bytes)), alpha(decode(&input)));
+    let (before, after) = (alpha(decode(&input)), alpha(decode(&result.bytes)));
+    let mut soft = (0, 0);
+    for (&a, &b) in before.iter().zip(&after) {
+        match a {
+            0 | 255 => assert_eq!(a, b),
+            _ => assert!(a.abs_diff(b) <= 24, "{a} -> {b}"),
+        }
+        soft.0 += usize::from(a % 255 != 0);
+        soft.1 += usize::from(b % 255 != 0);
+    }
+    assert!(soft.1 * 10 >= soft.0 * 9, "the edge stays soft: {soft:?}");
 }
 
 #[test]
