@@ -414,15 +414,7 @@ fn near_lossless(rgba: &[u8], width: u32, step: u8) -> Vec<u8> {
             // `d` levels, the same bound as an opaque colour's.
             let alpha = match row[x * 4 + 3] {
                 a @ (0 | 255) => a,
-                a => {
-                    let left = if x > 0 { out[i - 1] } else { 0 };
-                    let up = if y > 0 { out[i + 3 - stride] } else { 0 };
-                    let predicted = (i32::from(left) + i32::from(up)) / 2;
-                    let s = i32::from(step);
-                    let error = i32::from(a) - predicted;
-                    let rounded = (error.abs() + s / 2) / s * s * error.signum();
-                    (predicted + rounded).clamp(0, 255) as u8
-                }
+                a => round_to_step(a, predict(&out, i + 3, x, stride), u32::from(step)),
             };
             out[i + 3] = alpha;
             // The step for this pixel's colour: `step` when opaque, up to 255 as it fades out.
@@ -432,23 +424,34 @@ fn near_lossless(rgba: &[u8], width: u32, step: u8) -> Vec<u8> {
                 a => (u32::from(step) * 255 / u32::from(a)).min(255),
             };
             for c in 0..3 {
-                let left = if x > 0 { out[i + c - 4] } else { 0 };
-                let up = if y > 0 { out[i + c - stride] } else { 0 };
-                // Average beat Paeth by 1.25–2.2× on the corpus photos that need this path.
-                let predicted = (i32::from(left) + i32::from(up)) / 2;
+                let predicted = predict(&out, i + c, x, stride);
                 out[i + c] = if pixel_step == 0 {
-                    predicted as u8
+                    predicted
                 } else {
-                    let s = pixel_step as i32;
-                    let error = i32::from(row[x * 4 + c]) - predicted;
-                    // Round half away from zero to the nearest multiple of the step.
-                    let rounded = (error.abs() + s / 2) / s * s * error.signum();
-                    (predicted + rounded).clamp(0, 255) as u8
+                    round_to_step(row[x * 4 + c], predicted, pixel_step)
                 };
             }
         }
     }
     out
+}
+
+/// PNG's Average prediction of sample `i` (of the pixel in column `x`) of an RGBA image `stride`
+/// bytes a row (`out`, written so far): the mean of the same sample to the left and above, 0 beyond
+/// the edges. Average beat Paeth by 1.25–2.2× on the corpus photos that need the truecolour kind.
+fn predict(out: &[u8], i: usize, x: usize, stride: usize) -> u8 {
+    let left = if x > 0 { out[i - 4] } else { 0 };
+    let up = if i >= stride { out[i - stride] } else { 0 };
+    ((u16::from(left) + u16::from(up)) / 2) as u8
+}
+
+/// `value` moved to `predicted` plus the nearest multiple of `step` to their difference (half
+/// rounded away from zero), kept within 0–255.
+fn round_to_step(value: u8, predicted: u8, step: u32) -> u8 {
+    let (s, predicted) = (step as i32, i32::from(predicted));
+    let error = i32::from(value) - predicted;
+    let rounded = (error.abs() + s / 2) / s * s * error.signum();
+    (predicted + rounded).clamp(0, 255) as u8
 }
 
 #[cfg(test)]
