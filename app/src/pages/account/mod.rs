@@ -92,15 +92,23 @@ fn AccountView(
     billing: BillingSummary,
     billing_actions: BillingActions,
 ) -> impl IntoView {
+    let (email_local, email_domain) = match account.email.split_once('@') {
+        Some((local, domain)) => (local.to_string(), format!("@{domain}")),
+        None => (account.email.clone(), String::new()),
+    };
     view! {
         <section class="mx-auto max-w-3xl space-y-6 px-4 py-10 sm:px-6">
             <h1 class="text-3xl font-bold tracking-tight text-slate-900">"Your account"</h1>
             <div class=CARD>
-                <dl class="grid gap-4 sm:grid-cols-3">
-                    <div>
+                <dl class="grid gap-4 sm:grid-cols-4">
+                    // Half the card for the address: a long one still fits on one line.
+                    <div class="sm:col-span-2">
                         <dt class="text-sm text-slate-500">"Email"</dt>
-                        <dd class="mt-1 break-all font-medium text-slate-900" data-testid="account-email">
-                            {account.email.clone()}
+                        // A line break, when needed, comes before the `@`, not mid-word.
+                        <dd class="mt-1 break-words font-medium text-slate-900" data-testid="account-email">
+                            {email_local}
+                            <wbr />
+                            {email_domain}
                         </dd>
                     </div>
                     <div>
