@@ -231,10 +231,15 @@ impl Config {
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
         let max_megapixels = match var("MAX_MEGAPIXELS")? {
-            Some(count) => Some(whole_number(&count, "MAX_MEGAPIXELS", 1000, "megapixels")?)
-                .filter(|&n| n > 0)
+            Some(count) => count
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=1000).contains(n))
                 .ok_or_else(|| {
-                    ConfigError::new("MAX_MEGAPIXELS", "must be at least 1 megapixel")
+                    ConfigError::new(
+                        "MAX_MEGAPIXELS",
+                        "must be a whole number of megapixels, 1 to 1000",
+                    )
                 })?,
             None => 100,
         };
@@ -510,7 +515,11 @@ mod tests {
         );
         for bad in ["0", "1001", "lots", "2.5"] {
             let error = config(&[("MAX_MEGAPIXELS", bad)]).unwrap_err();
-            assert_eq!(error.variable, "MAX_MEGAPIXELS", "{bad}");
+            assert_eq!(
+                error.to_string(),
+                "MAX_MEGAPIXELS: must be a whole number of megapixels, 1 to 1000",
+                "{bad}"
+            );
         }
     }
 
