@@ -284,6 +284,14 @@ fn fixture_jpeg() -> Vec<u8> {
     .unwrap()
 }
 
+/// The error recorded for item `id` (`None` while it has none).
+async fn item_error(app: &TestApp, id: &str) -> Option<String> {
+    app::on_pool!(&app.state.db, pool => sqlx::query_scalar(
+        "SELECT error FROM job_items WHERE id = $1"
+    ).bind(id).fetch_one(pool).await)
+    .unwrap()
+}
+
 /// Stores `files` and queues them as one job of `owner` with `options`.
 async fn queued(
     app: &TestApp,
@@ -344,12 +352,8 @@ async fn a_worker_compresses_images_and_fails_non_images_with_the_engines_messag
     let stored = app.state.storage.get(&key.unwrap()).await.unwrap();
     assert_eq!(stored.len() as i64, bytes.unwrap());
     assert_eq!(&stored[8..12], b"WEBP");
-    let error: Option<String> = app::on_pool!(&app.state.db, pool => sqlx::query_scalar(
-        "SELECT error FROM job_items WHERE id = $1"
-    ).bind(&ids[1]).fetch_one(pool).await)
-    .unwrap();
     assert_eq!(
-        error.as_deref(),
+        item_error(&app, &ids[1]).await.as_deref(),
         Some("Not a supported image: expected PNG, JPEG, WebP, GIF, BMP or TIFF")
     );
     // Only the compressed image counts.
@@ -380,12 +384,8 @@ async fn an_image_over_the_operators_pixel_limit_fails_naming_the_limit(backend:
     while worker::work_once(&app.state, "w1").await.unwrap() {}
     let progress = queue::progress(&app.state.db, &job_id).await.unwrap();
     assert_eq!((progress.done, progress.failed), (1, 1));
-    let error: Option<String> = app::on_pool!(&app.state.db, pool => sqlx::query_scalar(
-        "SELECT error FROM job_items WHERE id = $1"
-    ).bind(&ids[0]).fetch_one(pool).await)
-    .unwrap();
     assert_eq!(
-        error.as_deref(),
+        item_error(&app, &ids[0]).await.as_deref(),
         Some(
             "The image is 1200×1000 pixels (1.2 megapixels); the limit is 1 megapixel and 40000 \
              pixels a side"

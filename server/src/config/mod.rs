@@ -218,7 +218,7 @@ impl Config {
 
         let stripe = stripe_config(&var)?;
         let billing_grace_days = match var("BILLING_GRACE_DAYS")? {
-            Some(days) => whole_number(&days, "BILLING_GRACE_DAYS", 90, "days")?,
+            Some(days) => whole_number(&days, "BILLING_GRACE_DAYS", 0..=90, "days")?,
             None => 7,
         };
         let storage = storage::storage_config(&var, &data_dir)?;
@@ -227,21 +227,13 @@ impl Config {
             None => Vec::new(),
         };
         let workers = match var("WORKERS")? {
-            Some(count) => whole_number(&count, "WORKERS", 256, "workers")? as usize,
+            Some(count) => whole_number(&count, "WORKERS", 0..=256, "workers")? as usize,
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
         let max_megapixels = match var("MAX_MEGAPIXELS")? {
-            Some(count) => count
-                .parse::<u32>()
-                .ok()
-                .filter(|n| (1..=1000).contains(n))
-                .ok_or_else(|| {
-                    ConfigError::new(
-                        "MAX_MEGAPIXELS",
-                        "must be a whole number of megapixels, 1 to 1000",
-                    )
-                })?,
-            None => 100,
+            Some(count) => whole_number(&count, "MAX_MEGAPIXELS", 1..=1000, "megapixels")?,
+            // The engine's own default limit.
+            None => (engine::Limits::default().max_pixels / 1_000_000) as u32,
         };
 
         Ok(Self {
@@ -294,21 +286,25 @@ impl Config {
     }
 }
 
-/// `value` as a whole number of `unit` from 0 to `max`, or an error naming `variable`.
+/// `value` as a whole number of `unit` within `range`, or an error naming `variable`.
 fn whole_number(
     value: &str,
     variable: &'static str,
-    max: u32,
+    range: std::ops::RangeInclusive<u32>,
     unit: &str,
 ) -> Result<u32, ConfigError> {
     value
         .parse::<u32>()
         .ok()
-        .filter(|n| *n <= max)
+        .filter(|n| range.contains(n))
         .ok_or_else(|| {
             ConfigError::new(
                 variable,
-                format!("must be a whole number of {unit}, 0 to {max}"),
+                format!(
+                    "must be a whole number of {unit}, {} to {}",
+                    range.start(),
+                    range.end()
+                ),
             )
         })
 }
