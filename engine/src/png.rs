@@ -56,10 +56,12 @@ fn write_rgba(
         .map_err(|e| EngineError::Encode(e.to_string()))
 }
 
-/// A quantised image: palette and one index per pixel.
+/// A quantised image: palette and one index per pixel, and the quality the quantiser reached.
+#[derive(Clone)]
 struct Quantised {
     palette: Vec<imagequant::RGBA>,
     indices: Vec<u8>,
+    reached: Option<u8>,
 }
 
 impl Quantised {
@@ -136,8 +138,13 @@ fn quantise(image: &Decoded, quality: u8) -> Result<Quantised, EngineError> {
         .map_err(quant_error)?;
     let mut result = attributes.quantize(&mut liq_image).map_err(quant_error)?;
     result.set_dithering_level(1.0).map_err(quant_error)?;
+    let reached = result.quantization_quality();
     let (palette, indices) = result.remapped(&mut liq_image).map_err(quant_error)?;
-    Ok(Quantised { palette, indices })
+    Ok(Quantised {
+        palette,
+        indices,
+        reached,
+    })
 }
 
 /// The smallest lossy PNG whose score reaches `target`, with that score: a palette or a truecolour
@@ -297,14 +304,25 @@ fn palette_for_target(
     // to need about as much, so the search starts near the target. (Not from a sample's answer:
     // the score is not monotonic in the quality, and another start can end at a larger palette.)
     let guess = (target as u8).clamp(20, 100);
-    // Once the quantiser cannot reach a quality with 256 colours, every higher quality gives the
-    // same palette: two failing qualities that score exactly alike mean that nothing higher
-    // passes, and the search is answered without quantising again.
+    // Two ways to know a quality's outcome without quantising again:
+    // - A quantisation that falls short of its quality (imagequant reports the quality it
+    //   reached) is what every quality above the one it reached gives too: the quantiser compares
+    //   its target only with errors that all stayed above it, so a higher target changes nothing.
+    //   `ubuntu_mate_cold.png` reaches 92 whatever is asked above it; after 100 the search asked
+    //   for 99, 98, 97, 96 and 95 (five of its eleven quantisations).
+    // - Two failing qualities that score exactly alike: the quantiser has run out of its 256
+    //   colours, and nothing higher passes.
+    let mut unreached: Option<(u8, f64, Quantised)> = None;
     let mut failing: Vec<(u8, f64)> = Vec::new();
     let mut saturated: Option<(u8, f64)> = None;
     let found = search::lowest_passing(20, 100, guess, target, |quality| {
         if let Some((_, score)) = saturated.filter(|&(from, _)| quality >= from) {
             return Ok((score, None));
+        }
+        if let Some((_, score, quantised)) =
+            unreached.as_ref().filter(|(from, ..)| quality >= *from)
+        {
+            return Ok((*score, Some((quantised.clone(), quality))));
         }
         let quantised = quantise(image, quality)?;
         let score = reference.score(&quantised.to_rgba()).unwrap_or(0.0);
@@ -313,6 +331,14 @@ fn palette_for_target(
                 saturated = Some((quality.min(other), score));
             }
             failing.push((quality, score));
+        }
+        if let Some(reached) = quantised.reached.filter(|&reached| reached < quality) {
+            if unreached
+                .as_ref()
+                .is_none_or(|(from, ..)| reached + 1 < *from)
+            {
+                unreached = Some((reached + 1, score, quantised.clone()));
+            }
         }
         Ok((score, Some((quantised, quality))))
     })?;
@@ -688,28 +714,39 @@ mod tests {
     }
 
     #[test]
-    fn a_palette_search_stops_once_more_quality_no_longer_changes_the_palette() {
-        // Noise in every pixel: no quality is within reach of 256 colours, so every quality gives
-        // the same palette. Aiming just above its score, the search would climb through every
-        // quality to 100; two identical scores end it.
+    fn qualities_above_the_one_the_quantiser_reached_are_answered_without_quantising_again() {
+        // Noise in every pixel: 256 colours reach only a modest quality, and every quality above
+        // it gives the same palette.
         let image = photo(256, 192, false);
         let reference = Reference::new(&image.rgba, image.width, image.height, false);
-        let score_at = |quality| {
-            let quantised = quantise(&image, quality).unwrap();
-            reference.score(&quantised.to_rgba()).unwrap()
+        let best = quantise(&image, 100).unwrap();
+        let reached = best
+            .reached
+            .expect("the quantiser reports the quality it reached");
+        assert!(
+            reached < 90,
+            "noise is out of a palette's reach (reached {reached})"
+        );
+        for quality in [reached + 1, (reached + 100) / 2, 99] {
+            let above = quantise(&image, quality).unwrap();
+            assert!(
+                above.indices == best.indices && above.palette == best.palette,
+                "quality {quality} gives the palette of 100 (reached {reached})"
+            );
+        }
+        let best_score = reference.score(&best.to_rgba()).unwrap();
+        let count = |target: f64| {
+            QUANTISATIONS.with(|n| n.set(0));
+            let found = palette_for_target(&image, &reference, target).unwrap();
+            (found, QUANTISATIONS.with(|n| n.get()))
         };
-        let best = score_at(100);
-        assert_eq!(score_at(75), best, "the quantiser is saturated from 75 up");
-        QUANTISATIONS.with(|n| n.set(0));
-        assert!(palette_for_target(&image, &reference, best + 0.5)
-            .unwrap()
-            .is_none());
-        let quantisations = QUANTISATIONS.with(|n| n.get());
-        assert!(quantisations <= 3, "{quantisations} quantisations");
-        // Within reach, the same search still finds a palette.
-        let (_, score, _) = palette_for_target(&image, &reference, best - 0.5)
-            .unwrap()
-            .expect("a palette reaches the saturated score");
-        assert!(score >= best - 0.5);
+        // Aiming just above the best score, the search climbs to 100 without quantising again.
+        let (found, quantisations) = count(best_score + 0.5);
+        assert!(found.is_none());
+        assert!(quantisations <= 2, "{quantisations} quantisations");
+        // Just below it, the search still finds a palette.
+        let (found, _) = count(best_score - 0.5);
+        let (_, score, _) = found.expect("a palette reaches the best score");
+        assert!(score >= best_score - 0.5);
     }
 }
