@@ -191,10 +191,8 @@ pub fn encode_lossy_for_target(
     let (width, height, icc) = (image.width, image.height, image.icc_profile.as_deref());
     let (palette, truecolour) = match (palette, truecolour) {
         (Some(palette), Some(truecolour)) => {
-            let quick = quick_options();
-            let quick_palette = palette.0.encode_with(width, height, icc, &quick)?.len() as f64;
-            let quick_truecolour =
-                encode_averaged_with(image, truecolour.0.clone(), &quick)?.len() as f64;
+            let (quick_palette, quick_truecolour) =
+                file_sizes(image, &palette.0, &truecolour.0, &quick_options())?;
             (
                 (quick_palette <= quick_truecolour * QUICK_MARGIN).then_some(palette),
                 (quick_truecolour <= quick_palette * TRUECOLOUR_QUICK_MARGIN).then_some(truecolour),
@@ -263,6 +261,20 @@ fn kinds_worth_searching(
     ))
 }
 
+/// The sizes of `image`'s two lossy files, its palette (`quantised`) and its truecolour PNG of
+/// `pixels`, both written with oxipng's `options`.
+fn file_sizes(
+    image: &Decoded,
+    quantised: &Quantised,
+    pixels: &[u8],
+    options: &oxipng::Options,
+) -> Result<(f64, f64), EngineError> {
+    let icc = image.icc_profile.as_deref();
+    let palette = quantised.encode_with(image.width, image.height, icc, options)?;
+    let truecolour = encode_averaged_with(image, pixels.to_vec(), options)?;
+    Ok((palette.len() as f64, truecolour.len() as f64))
+}
+
 /// Which lossy kinds to search on the whole image (at least one), and the truecolour setting
 /// the sample found.
 struct Plan {
@@ -308,11 +320,7 @@ fn plan_on_sample(sample: &Sample, image: &Decoded, target: f64) -> Result<Plan,
             truecolour_setting,
         });
     };
-    let sizes = |options: &oxipng::Options| {
-        let palette = quantised.encode_with(mosaic.width, mosaic.height, None, options)?;
-        let truecolour = encode_averaged_with(&mosaic, pixels.clone(), options)?;
-        Ok::<_, EngineError>((palette.len() as f64, truecolour.len() as f64))
-    };
+    let sizes = |options: &oxipng::Options| file_sizes(&mosaic, quantised, pixels, options);
     let (palette, truecolour) =
         kinds_worth_searching(sizes(&quick_options())?, || sizes(&oxipng_options()))?;
     Ok(Plan {
