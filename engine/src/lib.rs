@@ -140,9 +140,15 @@ fn compress_sniffed(
     };
     // Every format gets its own search for the target; `auto` keeps the smallest result.
     let mut chosen: Option<(ImageFormat, Option<Candidate>)> = None;
+    let size = |c: &Option<Candidate>| c.as_ref().map_or(usize::MAX, |c| c.bytes.len());
     for out_format in formats {
+        // PNG comes last: what the others gave bounds its search.
+        let beat = chosen
+            .as_ref()
+            .map(|(_, best)| size(best))
+            .filter(|&best| best < usize::MAX);
         let candidate = match out_format {
-            ImageFormat::Png => compress_png(source, format, &image, options.mode),
+            ImageFormat::Png => compress_png(source, format, &image, options.mode, beat),
             ImageFormat::Jpeg => compress_jpeg(source, format, &image, options),
             ImageFormat::WebP => compress_webp(&image, options.mode),
             ImageFormat::Avif => compress_avif(&image, options.mode),
@@ -153,7 +159,6 @@ fn compress_sniffed(
             Err(EngineError::Conversion(_)) if auto => continue,
             other => other?,
         };
-        let size = |c: &Option<Candidate>| c.as_ref().map_or(usize::MAX, |c| c.bytes.len());
         if chosen
             .as_ref()
             .is_none_or(|(_, best)| size(&candidate) < size(best))
@@ -201,11 +206,14 @@ fn compress_sniffed(
 
 /// PNG output; `None` when only the original will do (lossless mode on a PNG that cannot shrink).
 /// `source` is the input file when its pixels are the image's (not resized), `format` its format.
+/// PNG output. `beat`: the size of the smallest file `auto` has from another format, which a
+/// lossy PNG must be able to come near to be searched in full.
 fn compress_png(
     source: Option<&[u8]>,
     format: ImageFormat,
     image: &Decoded,
     mode: Mode,
+    beat: Option<usize>,
 ) -> Result<Option<Candidate>, EngineError> {
     lossy_or_lossless(
         image,
@@ -215,7 +223,7 @@ fn compress_png(
             _ => png::encode_lossless(image),
         },
         |reference, quality| png::encode_lossy_at(image, reference, quality),
-        |reference, target| png::encode_lossy_for_target(image, reference, target),
+        |reference, target| png::encode_lossy_for_target(image, reference, target, beat),
     )
     .map(Some)
 }

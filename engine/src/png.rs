@@ -165,13 +165,18 @@ fn quantise(image: &Decoded, quality: u8) -> Result<Quantised, EngineError> {
 /// there is clearly larger than the other's (see [`kinds_worth_searching`]), only the other kind
 /// is searched on the whole image (and the loser too if that finds nothing). The truecolour search
 /// starts from the step the sample found.
+///
+/// With `beat` (the size of a file another format gave), an image whose sample shows its PNG
+/// cannot come near that size is not searched whole: the answer is a conversion error (see
+/// [`plan_on_sample`]).
 pub fn encode_lossy_for_target(
     image: &Decoded,
     reference: &Reference,
     target: f64,
+    beat: Option<usize>,
 ) -> Result<Option<(Vec<u8>, f64)>, EngineError> {
     let plan = match Sample::of(image.width, image.height) {
-        Some(sample) => plan_on_sample(&sample, image, target)?,
+        Some(sample) => plan_on_sample(&sample, image, target, beat)?,
         None => Plan::default(),
     };
     let search_palette = || palette_for_target(image, reference, target);
@@ -293,10 +298,26 @@ impl Default for Plan {
     }
 }
 
+/// The least a lossy PNG's file on the whole image is taken to be, as a fraction of its sample's
+/// smallest file written quickly and scaled by the pixels: oxipng's full effort made the corpus
+/// files 0.59–0.95 of their quick size, and a mosaic's tile borders (no neighbour predicts their
+/// pixels) make its files a little larger for their pixels than the whole image's.
+const LEAST_OF_QUICK: f64 = 0.5;
+
 /// Searches both lossy kinds on `sample` of `image` and compares their files (see
 /// [`kinds_worth_searching`]). When neither passes on the sample, both are searched whole (the
 /// whole image decides).
-fn plan_on_sample(sample: &Sample, image: &Decoded, target: f64) -> Result<Plan, EngineError> {
+///
+/// `beat` is the size of a file in another format already found (`auto`): a PNG whose sample says
+/// it cannot come near it (see [`LEAST_OF_QUICK`]) is not searched further, and the answer is a
+/// conversion error, which `auto` takes as "not this format". A photo's PNG is 4–7 times its
+/// AVIF; without this, `auto` spent most of the PNG search's seconds on a file it never kept.
+fn plan_on_sample(
+    sample: &Sample,
+    image: &Decoded,
+    target: f64,
+    beat: Option<usize>,
+) -> Result<Plan, EngineError> {
     let mosaic = Decoded {
         rgba: sample.extract(&image.rgba, image.width, 4),
         width: sample.width(),
@@ -310,6 +331,35 @@ fn plan_on_sample(sample: &Sample, image: &Decoded, target: f64) -> Result<Plan,
     let palette = palette_for_target(&mosaic, &reference, target)?;
     let truecolour = truecolour_for_target(&mosaic, &reference, target, None)?;
     let truecolour_setting = truecolour.as_ref().map(|&(_, _, setting)| setting);
+    if let Some(beat) = beat {
+        let quick = quick_options();
+        let (width, height) = (mosaic.width, mosaic.height);
+        let smallest = [
+            palette
+                .as_ref()
+                .map(|(quantised, ..)| quantised.encode_with(width, height, None, &quick))
+                .transpose()?,
+            truecolour
+                .as_ref()
+                .map(|(pixels, ..)| encode_averaged_with(&mosaic, pixels.clone(), &quick))
+                .transpose()?,
+        ]
+        .into_iter()
+        .flatten()
+        .map(|file| file.len())
+        .min();
+        if let Some(smallest) = smallest {
+            let pixels = |w: u32, h: u32| f64::from(w) * f64::from(h);
+            let least = smallest as f64 * pixels(image.width, image.height) / pixels(width, height)
+                * LEAST_OF_QUICK;
+            if least > beat as f64 {
+                return Err(EngineError::Conversion(format!(
+                    "a PNG of this image would be about {} bytes or more, larger than the {beat}-byte file another format gives",
+                    least as u64
+                )));
+            }
+        }
+    }
     let (Some((quantised, ..)), Some((pixels, ..))) = (palette.as_ref(), truecolour.as_ref())
     else {
         // A kind that fails on the sample is not searched whole unless the other fails too
@@ -722,7 +772,7 @@ mod tests {
             (graphic(1024, 768), false),
         ] {
             let reference = Reference::new(&image.rgba, image.width, image.height, false);
-            let (png, score) = encode_lossy_for_target(&image, &reference, TARGET)
+            let (png, score) = encode_lossy_for_target(&image, &reference, TARGET, None)
                 .unwrap()
                 .unwrap();
             // Each kind searched on the whole image and written with full effort, when it
@@ -819,5 +869,27 @@ mod tests {
         let (found, _) = count(best_score - 0.5);
         let (_, score, _) = found.expect("a palette reaches the best score");
         assert!(score >= best_score - 0.5);
+    }
+
+    #[test]
+    fn a_png_that_cannot_come_near_another_formats_file_is_not_searched_whole() {
+        // Large enough for a sample (12 tiles of 128 pixels).
+        let image = photo(1024, 768, false);
+        assert!(Sample::of(image.width, image.height).is_some());
+        let reference = Reference::new(&image.rgba, image.width, image.height, false);
+        let search = |beat| encode_lossy_for_target(&image, &reference, 75.0, beat);
+        let (png, _) = search(None).unwrap().expect("a lossy PNG reaches 75");
+        // A file of another format as small as the PNG itself leaves the PNG in the running: the
+        // same file comes out.
+        let (bounded, _) = search(Some(png.len())).unwrap().unwrap();
+        assert_eq!(bounded, png);
+        // One a quarter of its size does not: the sample already shows the PNG cannot win.
+        match search(Some(png.len() / 4)) {
+            Err(EngineError::Conversion(reason)) => assert!(reason.contains("PNG"), "{reason}"),
+            other => panic!(
+                "expected a conversion error, got {:?}",
+                other.map(|f| f.map(|f| f.1))
+            ),
+        }
     }
 }
