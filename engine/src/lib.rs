@@ -205,9 +205,9 @@ fn compress_sniffed(
 }
 
 /// PNG output; `None` when only the original will do (lossless mode on a PNG that cannot shrink).
-/// `source` is the input file when its pixels are the image's (not resized), `format` its format.
-/// PNG output. `beat`: the size of the smallest file `auto` has from another format, which a
-/// lossy PNG must be able to come near to be searched in full.
+/// `source` is the input file when its pixels are the image's (not resized), `format` its format;
+/// `beat` the size of the smallest file `auto` has from another format, which a lossy PNG must be
+/// able to come near to be searched in full.
 fn compress_png(
     source: Option<&[u8]>,
     format: ImageFormat,
