@@ -274,10 +274,30 @@ fn file_sizes(
     pixels: &[u8],
     options: &oxipng::Options,
 ) -> Result<(f64, f64), EngineError> {
+    Ok((
+        palette_size(image, quantised, options)?,
+        truecolour_size(image, pixels, options)?,
+    ))
+}
+
+/// The size of `image`'s palette file (`quantised`) written with oxipng's `options`.
+fn palette_size(
+    image: &Decoded,
+    quantised: &Quantised,
+    options: &oxipng::Options,
+) -> Result<f64, EngineError> {
     let icc = image.icc_profile.as_deref();
-    let palette = quantised.encode_with(image.width, image.height, icc, options)?;
-    let truecolour = encode_averaged_with(image, pixels.to_vec(), options)?;
-    Ok((palette.len() as f64, truecolour.len() as f64))
+    let file = quantised.encode_with(image.width, image.height, icc, options)?;
+    Ok(file.len() as f64)
+}
+
+/// The size of `image`'s truecolour file of `pixels` written with oxipng's `options`.
+fn truecolour_size(
+    image: &Decoded,
+    pixels: &[u8],
+    options: &oxipng::Options,
+) -> Result<f64, EngineError> {
+    Ok(encode_averaged_with(image, pixels.to_vec(), options)?.len() as f64)
 }
 
 /// Which lossy kinds to search on the whole image (at least one), and the truecolour setting
@@ -331,26 +351,33 @@ fn plan_on_sample(
     let palette = palette_for_target(&mosaic, &reference, target)?;
     let truecolour = truecolour_for_target(&mosaic, &reference, target, None)?;
     let truecolour_setting = truecolour.as_ref().map(|&(_, _, setting)| setting);
+    // The passing kinds' sample files written quickly, once: for the bound and for comparing the
+    // kinds (which needs both).
+    let (quick_palette, quick_truecolour) =
+        if beat.is_some() || (palette.is_some() && truecolour.is_some()) {
+            let quick = quick_options();
+            (
+                palette
+                    .as_ref()
+                    .map(|(quantised, ..)| palette_size(&mosaic, quantised, &quick))
+                    .transpose()?,
+                truecolour
+                    .as_ref()
+                    .map(|(pixels, ..)| truecolour_size(&mosaic, pixels, &quick))
+                    .transpose()?,
+            )
+        } else {
+            (None, None)
+        };
     if let Some(beat) = beat {
-        let quick = quick_options();
-        let (width, height) = (mosaic.width, mosaic.height);
-        let smallest = [
-            palette
-                .as_ref()
-                .map(|(quantised, ..)| quantised.encode_with(width, height, None, &quick))
-                .transpose()?,
-            truecolour
-                .as_ref()
-                .map(|(pixels, ..)| encode_averaged_with(&mosaic, pixels.clone(), &quick))
-                .transpose()?,
-        ]
-        .into_iter()
-        .flatten()
-        .map(|file| file.len())
-        .min();
+        let smallest = quick_palette
+            .into_iter()
+            .chain(quick_truecolour)
+            .reduce(f64::min);
         if let Some(smallest) = smallest {
             let pixels = |w: u32, h: u32| f64::from(w) * f64::from(h);
-            let least = smallest as f64 * pixels(image.width, image.height) / pixels(width, height)
+            let least = smallest * pixels(image.width, image.height)
+                / pixels(mosaic.width, mosaic.height)
                 * LEAST_OF_QUICK;
             if least > beat as f64 {
                 return Err(EngineError::Conversion(format!(
@@ -360,8 +387,12 @@ fn plan_on_sample(
             }
         }
     }
-    let (Some((quantised, ..)), Some((pixels, ..))) = (palette.as_ref(), truecolour.as_ref())
-    else {
+    let (Some((quantised, ..)), Some((pixels, ..)), Some(quick_palette), Some(quick_truecolour)) = (
+        palette.as_ref(),
+        truecolour.as_ref(),
+        quick_palette,
+        quick_truecolour,
+    ) else {
         // A kind that fails on the sample is not searched whole unless the other fails too
         // (then the whole image decides).
         return Ok(Plan {
@@ -370,9 +401,9 @@ fn plan_on_sample(
             truecolour_setting,
         });
     };
-    let sizes = |options: &oxipng::Options| file_sizes(&mosaic, quantised, pixels, options);
-    let (palette, truecolour) =
-        kinds_worth_searching(sizes(&quick_options())?, || sizes(&oxipng_options()))?;
+    let (palette, truecolour) = kinds_worth_searching((quick_palette, quick_truecolour), || {
+        file_sizes(&mosaic, quantised, pixels, &oxipng_options())
+    })?;
     Ok(Plan {
         palette,
         truecolour,
