@@ -117,15 +117,12 @@ impl Quantised {
 
 #[cfg(test)]
 thread_local! {
-    /// How many times this thread has quantised an image (for the tests of the search's cost).
-    static QUANTISATIONS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-    /// The widths of the images it quantised, in order.
+    /// The width of every image this thread has quantised, in order (for the tests of the
+    /// search's cost: how many quantisations, and of which image).
     static QUANTISED_WIDTHS: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 fn quantise(image: &Decoded, quality: u8) -> Result<Quantised, EngineError> {
-    #[cfg(test)]
-    QUANTISATIONS.with(|n| n.set(n.get() + 1));
     #[cfg(test)]
     QUANTISED_WIDTHS.with(|widths| widths.borrow_mut().push(image.width));
     let quant_error = |e: imagequant::Error| EngineError::Encode(format!("quantiser: {e}"));
@@ -1072,9 +1069,9 @@ mod tests {
         }
         let best_score = reference.score(&best.to_rgba()).unwrap();
         let count = |target: f64| {
-            QUANTISATIONS.with(|n| n.set(0));
+            QUANTISED_WIDTHS.with(|widths| widths.borrow_mut().clear());
             let found = palette_for_target(&image, &reference, target).unwrap();
-            (found, QUANTISATIONS.with(|n| n.get()))
+            (found, QUANTISED_WIDTHS.with(|widths| widths.borrow().len()))
         };
         // Aiming just above the best score, the search climbs to 100 without quantising again.
         let (found, quantisations) = count(best_score + 0.5);
@@ -1168,9 +1165,9 @@ mod tests {
             ..PaletteProbes::default()
         };
         let score_at_43 = |mut probes: PaletteProbes| {
-            QUANTISATIONS.with(|n| n.set(0));
+            QUANTISED_WIDTHS.with(|widths| widths.borrow_mut().clear());
             let score = probes.score(&image, &reference, target, 43).unwrap();
-            (score, QUANTISATIONS.with(|n| n.get()))
+            (score, QUANTISED_WIDTHS.with(|widths| widths.borrow().len()))
         };
         let (score, quantisations) = score_at_43(probes(&[(20, 10.0), (21, 10.0), (22, 90.0)]));
         assert_eq!(quantisations, 1);
