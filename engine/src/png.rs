@@ -5,6 +5,7 @@
 
 use crate::{
     decode::Decoded,
+    rgb_png,
     score::Reference,
     search::{self, Sample},
     EngineError,
@@ -218,14 +219,26 @@ pub fn encode_lossy_for_target(
         })
         .transpose()?;
     let truecolour = truecolour
-        .map(|(pixels, score, _)| {
-            Ok::<_, EngineError>((encode_averaged_with(image, pixels, &full)?, score))
-        })
+        .map(|(pixels, score, _)| Ok::<_, EngineError>((encode_truecolour(image, pixels)?, score)))
         .transpose()?;
     Ok(match (palette, truecolour) {
         (Some(p), Some(t)) => Some(if t.0.len() < p.0.len() { t } else { p }),
         (p, t) => p.or(t),
     })
+}
+
+/// The passes of libdeflate's near-optimal parser for the truecolour file's final write, where
+/// [`rgb_png`] writes it (level 11 runs 4; see [`crate::deflate`] for what 2 cost and save).
+const FINAL_PASSES: u32 = 2;
+
+/// The truecolour file (`pixels`, rounded by [`near_lossless`]) at full effort: written directly
+/// when it is an opaque RGB image ([`rgb_png::applies`]), with [`FINAL_PASSES`]; otherwise by
+/// oxipng at level 11, which also picks its colour type.
+fn encode_truecolour(image: &Decoded, pixels: Vec<u8>) -> Result<Vec<u8>, EngineError> {
+    if image.icc_profile.is_none() && rgb_png::applies(&pixels) {
+        return rgb_png::write(&pixels, image.width, image.height, FINAL_PASSES);
+    }
+    encode_averaged_with(image, pixels, &oxipng_options())
 }
 
 /// How much larger than the other a lossy PNG may be, written quickly, and still be written with
@@ -683,7 +696,7 @@ fn encode_truecolour_for_target(
     target: f64,
 ) -> Result<Option<(Vec<u8>, f64)>, EngineError> {
     truecolour_for_target(image, reference, target, None)?
-        .map(|(pixels, score, _)| Ok((encode_averaged(image, pixels)?, score)))
+        .map(|(pixels, score, _)| Ok((encode_truecolour(image, pixels)?, score)))
         .transpose()
 }
 
@@ -1171,5 +1184,37 @@ mod tests {
         assert_ne!(score, 10.0);
         // With nothing known to pass above, the shortcut answers without quantising.
         assert_eq!(score_at_43(probes(&[(20, 10.0), (21, 10.0)])), (10.0, 0));
+    }
+
+    #[test]
+    fn an_opaque_truecolour_file_written_directly_is_oxipngs_but_for_the_parser_passes() {
+        let image = photo(320, 200, false);
+        let pixels = near_lossless(&image.rgba, image.width, 6);
+        assert!(rgb_png::applies(&pixels));
+        let oxipng = encode_averaged(&image, pixels.clone()).unwrap();
+        assert_eq!(rgb_png::write(&pixels, 320, 200, 4).unwrap(), oxipng);
+        let direct = encode_truecolour(&image, pixels.clone()).unwrap();
+        assert_eq!(decode_png(&direct), pixels);
+        assert!(direct.len() as f64 <= oxipng.len() as f64 * 1.01);
+        // Where oxipng would pick another colour type (or carry a profile), it writes the file.
+        let mut grey = pixels.clone();
+        grey.chunks_exact_mut(4)
+            .for_each(|p| (p[1], p[2]) = (p[0], p[0]));
+        let mut translucent = pixels.clone();
+        translucent[3] = 254;
+        let few_colours: Vec<u8> = pixels
+            .chunks_exact(4)
+            .flat_map(|p| [p[0] & 0xf0, 9, 9, 255])
+            .collect();
+        for other in [grey, translucent, few_colours] {
+            assert!(!rgb_png::applies(&other));
+        }
+        let profiled = Decoded {
+            icc_profile: Some(b"a colour profile".to_vec()),
+            ..image
+        };
+        let with_profile = encode_truecolour(&profiled, pixels.clone()).unwrap();
+        assert_eq!(with_profile, encode_averaged(&profiled, pixels).unwrap());
+        assert!(with_profile.windows(4).any(|w| w == b"iCCP"));
     }
 }
