@@ -4,8 +4,8 @@
 //! with a report ([`Compressed`]) or a typed [`EngineError`]. It knows nothing of users, plans,
 //! HTTP or databases; it is synchronous, deterministic for the same input and options, and safe
 //! to call from many threads at once. The format is always recognised from the bytes.
-// Unsafe code is refused everywhere except in `webp` and `avif`, the modules that call a codec
-// through its C interface.
+// Unsafe code is refused everywhere except in `webp`, `avif` and `deflate`, the modules that call
+// a codec through its C interface (and `jpeg`'s lossless transcoding function).
 #![deny(unsafe_code)]
 
 mod animation;
