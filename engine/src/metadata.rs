@@ -134,11 +134,7 @@ fn embed_png(png: Vec<u8>, exif: &[u8]) -> Vec<u8> {
         return png;
     }
     let mut chunk = Vec::with_capacity(exif.len() + 12);
-    chunk.extend_from_slice(&(exif.len() as u32).to_be_bytes());
-    chunk.extend_from_slice(b"eXIf");
-    chunk.extend_from_slice(exif);
-    let crc = crc32fast::hash(&chunk[4..]);
-    chunk.extend_from_slice(&crc.to_be_bytes());
+    crate::rgb_png::chunk(&mut chunk, b"eXIf", exif);
     let mut out = png;
     out.splice(at..at, chunk);
     out

@@ -8,7 +8,7 @@
 
 use std::collections::HashSet;
 
-use crate::{deflate, EngineError};
+use crate::{deflate, png, EngineError};
 
 /// Whether `rgba` (pixels, no colour profile to carry) is one whose PNG this module writes as
 /// oxipng would: every pixel opaque, some pixel not grey, more than 256 colours.
@@ -44,29 +44,26 @@ pub fn write(rgba: &[u8], width: u32, height: u32, passes: u32) -> Result<Vec<u8
 }
 
 /// PNG's filtered image data of RGB rows from `rgba`: each row the Average filter's type byte
-/// (3), then every sample less the mean of the one to its left and the one above.
+/// (3), then every colour sample less [`png::predict`]'s mean of the same sample to its left and
+/// above (the same neighbours in RGBA as in RGB).
 fn averaged_rows(rgba: &[u8], width: usize) -> Vec<u8> {
-    let stride = width * 3;
-    let rgb: Vec<u8> = rgba
-        .chunks_exact(4)
-        .flat_map(|p| [p[0], p[1], p[2]])
-        .collect();
-    let mut out = Vec::with_capacity(rgb.len() + rgb.len() / stride.max(1));
-    for (y, row) in rgb.chunks_exact(stride).enumerate() {
+    let stride = width * 4;
+    let mut out = Vec::with_capacity(rgba.len() / 4 * 3 + rgba.len() / stride.max(1));
+    for (y, row) in rgba.chunks_exact(stride).enumerate() {
         out.push(3);
-        let above = (y > 0).then(|| &rgb[(y - 1) * stride..y * stride]);
-        for (x, &sample) in row.iter().enumerate() {
-            let left = if x >= 3 { row[x - 3] } else { 0 };
-            let up = above.map_or(0, |above| above[x]);
-            let mean = ((u16::from(left) + u16::from(up)) / 2) as u8;
-            out.push(sample.wrapping_sub(mean));
+        for x in 0..width {
+            for c in 0..3 {
+                let i = y * stride + x * 4 + c;
+                out.push(row[x * 4 + c].wrapping_sub(png::predict(rgba, i, x, stride)));
+            }
         }
     }
     out
 }
 
-/// Appends a PNG chunk: length, type, data, CRC of type and data.
-fn chunk(png: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+/// Appends a PNG chunk: length, type, data, CRC of type and data (for the file written here and
+/// for the `eXIf` chunk `metadata` inserts into a PNG).
+pub fn chunk(png: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
     png.extend_from_slice(&(data.len() as u32).to_be_bytes());
     png.extend_from_slice(kind);
     png.extend_from_slice(data);
