@@ -163,7 +163,8 @@ fn quantise(image: &Decoded, quality: u8) -> Result<Quantised, EngineError> {
 /// palette more than `QUICK_MARGIN` times the truecolour file's quick size, or a truecolour file
 /// more than `TRUECOLOUR_QUICK_MARGIN` times the palette's, is not written again.
 ///
-/// A large image is first searched on a [`Sample`] (a quarter of its tiles): when one kind's file
+/// A large image is first searched on a [`Sample`] (a quarter of its tiles, fewer beyond
+/// [`SAMPLE_PIXELS`]): when one kind's file
 /// there is clearly larger than the other's (see [`kinds_worth_searching`]), only the other kind
 /// is searched on the whole image (and the loser too if that finds nothing). The truecolour search
 /// starts from the step the sample found, and the palette search is led by the sample's scores
@@ -178,7 +179,7 @@ pub fn encode_lossy_for_target(
     target: f64,
     beat: Option<usize>,
 ) -> Result<Option<(Vec<u8>, f64)>, EngineError> {
-    let mut plan = match Sample::of(image.width, image.height) {
+    let mut plan = match Sample::of_at_most(image.width, image.height, SAMPLE_PIXELS) {
         Some(sample) => plan_on_sample(&sample, image, target, beat)?,
         None => Plan::default(),
     };
@@ -227,16 +228,38 @@ pub fn encode_lossy_for_target(
     })
 }
 
+/// The most pixels a PNG's sample is made of (about): a quarter of the tiles up to 8 MP, then
+/// one tile in 3, 4, … across and down. On `truchet_4096.png` (16.8 MP) the quarter's 4.2 MP took
+/// about 40 % of the time, quantised 5 times and scored 8; a ninth gave the same file. A
+/// sixteenth of it (1 MP) made its palette look close enough to search whole (4 quantisations
+/// of 16.8 MP, nearly twice the time), so the bound stays well above that.
+const SAMPLE_PIXELS: u64 = 2_000_000;
+
 /// The passes of libdeflate's near-optimal parser for the truecolour file's final write, where
 /// [`rgb_png`] writes it (level 11 runs 4; see [`crate::deflate`] for what 2 cost and save).
 const FINAL_PASSES: u32 = 2;
 
+/// Images smaller than this many pixels get level 11's own 4 passes all the same: there they cost
+/// a tenth of a second or less, and `chelsea.png` (0.14 MP) was 1 % larger with 2.
+const SMALL_IMAGE: u64 = 500_000;
+
+/// The parser passes for a `width`×`height` truecolour file.
+fn final_passes(width: u32, height: u32) -> u32 {
+    if u64::from(width) * u64::from(height) < SMALL_IMAGE {
+        4
+    } else {
+        FINAL_PASSES
+    }
+}
+
 /// The truecolour file (`pixels`, rounded by [`near_lossless`]) at full effort: written directly
-/// when it is an opaque RGB image ([`rgb_png::applies`]), with [`FINAL_PASSES`]; otherwise by
-/// oxipng at level 11, which also picks its colour type.
+/// when oxipng's choice of colour type is known without compressing ([`rgb_png::applies`]), with
+/// [`final_passes`]; otherwise by oxipng at level 11, which also picks its colour type.
 fn encode_truecolour(image: &Decoded, pixels: Vec<u8>) -> Result<Vec<u8>, EngineError> {
-    if image.icc_profile.is_none() && rgb_png::applies(&pixels) {
-        return rgb_png::write(&pixels, image.width, image.height, FINAL_PASSES);
+    let icc = image.icc_profile.as_deref();
+    if let Some(layout) = rgb_png::applies(&pixels, icc.is_some()) {
+        let passes = final_passes(image.width, image.height);
+        return rgb_png::write(&pixels, image.width, image.height, layout, icc, passes);
     }
     encode_averaged_with(image, pixels, &oxipng_options())
 }
@@ -453,7 +476,12 @@ fn plan_on_sample(
     };
     let (search_palette, search_truecolour) =
         kinds_worth_searching((quick_palette, quick_truecolour), || {
-            file_sizes(&mosaic, quantised, pixels, &oxipng_options())
+            // Both at full effort as they would be written (the truecolour file directly).
+            let truecolour = encode_truecolour(&mosaic, pixels.clone())?.len() as f64;
+            Ok((
+                palette_size(&mosaic, quantised, &oxipng_options())?,
+                truecolour,
+            ))
         })?;
     Ok(Plan {
         palette: search_palette,
@@ -1258,35 +1286,86 @@ mod tests {
     }
 
     #[test]
-    fn an_opaque_truecolour_file_written_directly_is_oxipngs_but_for_the_parser_passes() {
+    fn a_truecolour_file_written_directly_is_oxipngs_but_for_the_parser_passes() {
+        // An sRGB profile as libpng knows it (its MD5 identifier; rendering intent 1), another
+        // (any other bytes), and one so repetitive that oxipng cannot read it back (see
+        // `rgb_png::profile_chunk`).
+        let mut seed = 0x9e37_79b9_u32;
+        let mut srgb: Vec<u8> = (0..3144)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 17;
+                seed ^= seed << 5;
+                (seed % 7) as u8
+            })
+            .collect();
+        srgb[67] = 1;
+        srgb[84..100]
+            .copy_from_slice(b"\x34\x56\x2a\xbf\x99\x4c\xcd\x06\x6d\x2c\x57\x21\xd0\xd6\x8c\x5d");
+        let other: Vec<u8> = srgb.iter().rev().copied().collect();
+        let mut repetitive = vec![7u8; 3144];
+        repetitive[84..100].copy_from_slice(&srgb[84..100]);
+        let grey = |image: Decoded| Decoded {
+            rgba: image
+                .rgba
+                .chunks_exact(4)
+                .flat_map(|p| [p[0], p[0], p[0], p[3]])
+                .collect(),
+            ..image
+        };
+        for (image, icc, layout) in [
+            (photo(320, 200, false), None, rgb_png::RGB),
+            (photo(320, 200, true), None, rgb_png::RGBA),
+            (grey(photo(320, 200, true)), None, rgb_png::GREY_ALPHA),
+            (photo(320, 200, false), Some(&srgb), rgb_png::RGB),
+            (photo(320, 200, true), Some(&other), rgb_png::RGBA),
+            (photo(320, 200, false), Some(&repetitive), rgb_png::RGB),
+        ] {
+            let image = Decoded {
+                icc_profile: icc.cloned(),
+                ..image
+            };
+            let pixels = near_lossless(&image.rgba, image.width, 6);
+            assert_eq!(rgb_png::applies(&pixels, icc.is_some()), Some(layout));
+            let oxipng = encode_averaged(&image, pixels.clone()).unwrap();
+            let at_4 =
+                rgb_png::write(&pixels, 320, 200, layout, icc.map(Vec::as_slice), 4).unwrap();
+            assert_eq!(at_4, oxipng, "{layout:?}, profile {:?}", icc.map(Vec::len));
+            // An image this small gets all 4 passes; a larger one 2, which cost 0–1.7 % here
+            // (at most 0.32 % on the corpus' files).
+            assert_eq!(encode_truecolour(&image, pixels.clone()).unwrap(), oxipng);
+            let fewer = rgb_png::write(&pixels, 320, 200, layout, icc.map(Vec::as_slice), 2);
+            let fewer = fewer.unwrap();
+            assert_eq!(decode_png(&fewer), pixels);
+            assert!(fewer.len() as f64 <= oxipng.len() as f64 * 1.02);
+        }
+        assert_eq!((final_passes(320, 200), final_passes(1280, 800)), (4, 2));
         let image = photo(320, 200, false);
         let pixels = near_lossless(&image.rgba, image.width, 6);
-        assert!(rgb_png::applies(&pixels));
-        let oxipng = encode_averaged(&image, pixels.clone()).unwrap();
-        assert_eq!(rgb_png::write(&pixels, 320, 200, 4).unwrap(), oxipng);
-        let direct = encode_truecolour(&image, pixels.clone()).unwrap();
-        assert_eq!(decode_png(&direct), pixels);
-        assert!(direct.len() as f64 <= oxipng.len() as f64 * 1.01);
-        // Where oxipng would pick another colour type (or carry a profile), it writes the file.
-        let mut grey = pixels.clone();
-        grey.chunks_exact_mut(4)
-            .for_each(|p| (p[1], p[2]) = (p[0], p[0]));
-        let mut translucent = pixels.clone();
-        translucent[3] = 254;
+        let with = |icc: &[u8]| {
+            let image = Decoded {
+                icc_profile: Some(icc.to_vec()),
+                ..photo(320, 200, false)
+            };
+            encode_truecolour(&image, pixels.clone()).unwrap()
+        };
+        let has = |png: &[u8], kind: &[u8]| png.windows(4).any(|w| w == kind);
+        assert!(has(&with(&srgb), b"sRGB") && !has(&with(&srgb), b"iCCP"));
+        assert!(has(&with(&other), b"iCCP") && has(&with(&repetitive), b"iCCP"));
+        // Where oxipng would pick another colour type, or drop a profile, it writes the file.
+        let grey_alpha = near_lossless(&grey(photo(320, 200, true)).rgba, 320, 6);
         let few_colours: Vec<u8> = pixels
             .chunks_exact(4)
             .flat_map(|p| [p[0] & 0xf0, 9, 9, 255])
             .collect();
-        for other in [grey, translucent, few_colours] {
-            assert!(!rgb_png::applies(&other));
+        let few_opacities: Vec<u8> = pixels
+            .chunks_exact(4)
+            .flat_map(|p| [p[0] & 0xf0, 9, 9, p[0] & 0x80])
+            .collect();
+        assert_eq!(rgb_png::applies(&grey_alpha, true), None);
+        for other in [few_colours, few_opacities] {
+            assert_eq!(rgb_png::applies(&other, false), None);
         }
-        let profiled = Decoded {
-            icc_profile: Some(b"a colour profile".to_vec()),
-            ..image
-        };
-        let with_profile = encode_truecolour(&profiled, pixels.clone()).unwrap();
-        assert_eq!(with_profile, encode_averaged(&profiled, pixels).unwrap());
-        assert!(with_profile.windows(4).any(|w| w == b"iCCP"));
     }
 
     #[test]

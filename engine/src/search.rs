@@ -123,17 +123,40 @@ pub const TILE: u32 = 128;
 const MIN_SAMPLE_TILES: u32 = 12;
 
 /// A quarter of an image's tiles, spread over all of it (every other tile of every other row,
-/// shifted by one tile from one sampled row to the next), placed side by side in a mosaic.
+/// shifted by one tile from one sampled row to the next), placed side by side in a mosaic; or,
+/// for [`Sample::of_at_most`], one tile in 3, 4, … of every third, fourth, … row.
 pub struct Sample {
     /// Tiles per mosaic row and mosaic rows.
     pub columns: u32,
     pub rows: u32,
+    /// One tile in `stride` is taken across and one tile row in `stride` down (2: a quarter).
+    stride: u32,
 }
 
 impl Sample {
     pub fn of(width: u32, height: u32) -> Option<Self> {
-        let (columns, rows) = ((width / TILE) / 2, (height / TILE).div_ceil(2));
-        (columns * rows >= MIN_SAMPLE_TILES).then_some(Self { columns, rows })
+        Self::with_stride(width, height, 2)
+    }
+
+    /// A sample of about `pixels` pixels or fewer: a quarter of the tiles, or of a larger image
+    /// one tile in 3, 4, … across and down (a ninth, a sixteenth, …), but never fewer than
+    /// `MIN_SAMPLE_TILES`.
+    pub fn of_at_most(width: u32, height: u32, pixels: u64) -> Option<Self> {
+        let whole = u64::from(width) * u64::from(height);
+        let mut stride = 2;
+        while whole / u64::from(stride * stride) > pixels {
+            stride += 1;
+        }
+        Self::with_stride(width, height, stride).or_else(|| Self::of(width, height))
+    }
+
+    fn with_stride(width: u32, height: u32, stride: u32) -> Option<Self> {
+        let (columns, rows) = ((width / TILE) / stride, (height / TILE).div_ceil(stride));
+        (columns * rows >= MIN_SAMPLE_TILES).then_some(Self {
+            columns,
+            rows,
+            stride,
+        })
     }
 
     pub fn width(&self) -> u32 {
@@ -150,11 +173,11 @@ impl Sample {
         let mut mosaic =
             Vec::with_capacity(self.width() as usize * self.height() as usize * channels);
         for row in 0..self.rows {
-            let y0 = row * 2 * TILE;
+            let y0 = row * self.stride * TILE;
             for y in y0..y0 + TILE {
                 let line = &pixels[y as usize * width as usize * channels..];
                 for column in 0..self.columns {
-                    let x0 = (column * 2 + row % 2) * TILE;
+                    let x0 = (column * self.stride + row % self.stride) * TILE;
                     mosaic.extend_from_slice(&line[x0 as usize * channels..][..tile_bytes]);
                 }
             }
@@ -368,6 +391,38 @@ mod tests {
         // A tile is copied whole: its last pixel is still from the same tile.
         let last = mosaic[((2 * TILE - 1) * sample.width() + 5 * TILE - 1) as usize];
         assert_eq!(last, 29);
+    }
+
+    #[test]
+    fn a_large_images_sample_takes_fewer_tiles_still_from_all_over_it() {
+        // 30 × 20 whole tiles (9.8 MP): a quarter would be 2.5 MP.
+        let (width, height) = (30 * TILE, 20 * TILE);
+        let quarter = Sample::of_at_most(width, height, 3_000_000).unwrap();
+        assert_eq!((quarter.columns, quarter.rows), (15, 10));
+        let ninth = Sample::of_at_most(width, height, 2_000_000).unwrap();
+        assert_eq!((ninth.columns, ninth.rows), (10, 7));
+        assert!(u64::from(ninth.width() * ninth.height()) <= 2_000_000);
+        // Each pixel holds its tile's column, and its tile row in the next byte.
+        let pixels: Vec<u8> = (0..width * height)
+            .flat_map(|i| [((i % width) / TILE) as u8, (i / width / TILE) as u8])
+            .collect();
+        let mosaic = ninth.extract(&pixels, width, 2);
+        let tile_at = |column: u32, row: u32| {
+            let i = 2 * (row * TILE * ninth.width() + column * TILE) as usize;
+            (mosaic[i], mosaic[i + 1])
+        };
+        // Every third tile row; every third tile, shifted by one from one sampled row to the
+        // next, out to the right and bottom edges.
+        assert_eq!(
+            (tile_at(0, 0), tile_at(1, 0), tile_at(9, 0)),
+            ((0, 0), (3, 0), (27, 0))
+        );
+        assert_eq!((tile_at(0, 1), tile_at(9, 1)), ((1, 3), (28, 3)));
+        assert_eq!((tile_at(0, 2), tile_at(9, 2)), ((2, 6), (29, 6)));
+        assert_eq!(tile_at(0, 6), (0, 18));
+        // Never fewer tiles than stand for the image: a small budget keeps a quarter.
+        let small = Sample::of_at_most(10 * TILE, 6 * TILE, 1_000).unwrap();
+        assert_eq!((small.columns, small.rows), (5, 3));
     }
 
     fn sampled(
