@@ -614,7 +614,9 @@ impl PaletteProbes {
             return Ok((*score, Some((quantised.clone(), quality))));
         }
         let quantised = quantise(image, quality)?;
-        let score = reference.score(&quantised.to_rgba()).unwrap_or(0.0);
+        let score = reference
+            .score_for(&quantised.to_rgba(), target)
+            .unwrap_or(0.0);
         self.scores.insert(quality, score);
         if score < target {
             if let Some(&(other, _)) = self.failing.iter().find(|&&(_, s)| s == score) {
@@ -798,7 +800,8 @@ fn truecolour_for_target(
         TRUECOLOUR_SLOPE,
         |setting| {
             let pixels = near_lossless(&image.rgba, image.width, step_of(setting));
-            Ok((reference.score(&pixels).unwrap_or(0.0), (pixels, setting)))
+            let score = reference.score_for(&pixels, target).unwrap_or(0.0);
+            Ok((score, (pixels, setting)))
         },
     )?;
     Ok(found.map(|((pixels, setting), score)| (pixels, score, setting)))

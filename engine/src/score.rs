@@ -67,8 +67,8 @@ pub struct Reference {
     /// One prepared reference per background (about 48 bytes a pixel each).
     frames: Vec<CachedReference>,
     /// The buffers every candidate's scoring reuses, made at the first candidate (a candidate's
-    /// linear RGB, and the metric's own).
-    scratch: Mutex<Option<(Planar, Scratch)>>,
+    /// linear RGB, and the metric's own), and which background last gave the lower score.
+    scratch: Mutex<Option<(Planar, Scratch, usize)>>,
 }
 
 impl Reference {
@@ -103,27 +103,42 @@ impl Reference {
 
     /// The score of `candidate` (RGBA, same size), or `None` when the image is too small to score.
     pub fn score(&self, candidate: &[u8]) -> Option<f64> {
+        self.score_for(candidate, f64::NEG_INFINITY)
+    }
+
+    /// [`Self::score`] when only whether it reaches `target` matters below it: a transparent
+    /// image's composite that falls short settles it, and the other is not scored. Below `target`
+    /// the answer is the first composite's score (the worse so far scored first), which may be
+    /// above the other's; at or above `target` it is the score.
+    pub fn score_for(&self, candidate: &[u8], target: f64) -> Option<f64> {
         if !self.scorable() {
             return None;
         }
-        let backgrounds = if self.alpha {
-            &BACKGROUNDS[..]
-        } else {
-            &BACKGROUNDS[..1]
-        };
         let mut kept = self.scratch.lock().unwrap_or_else(PoisonError::into_inner);
-        let (distorted, scratch) = kept.get_or_insert_with(|| {
+        let (distorted, scratch, worse) = kept.get_or_insert_with(|| {
             let (width, height) = (self.width as usize, self.height as usize);
-            (Planar::zeroed(width, height), Scratch::new(width, height))
+            (
+                Planar::zeroed(width, height),
+                Scratch::new(width, height),
+                0,
+            )
         });
-        backgrounds
-            .iter()
-            .zip(&self.frames)
-            .map(|(&bg, reference)| {
-                linear_into(candidate, bg, self.alpha, distorted);
-                reference.score(distorted, scratch)
-            })
-            .reduce(f64::min)
+        let mut order = [0, 1];
+        order.rotate_left(*worse);
+        let mut lowest: Option<(f64, usize)> = None;
+        for i in order.into_iter().take(self.frames.len()) {
+            linear_into(candidate, BACKGROUNDS[i], self.alpha, distorted);
+            let score = self.frames[i].score(distorted, scratch);
+            if lowest.is_none_or(|(low, _)| score < low) {
+                lowest = Some((score, i));
+            }
+            if score < target {
+                break;
+            }
+        }
+        let (score, i) = lowest?;
+        *worse = i;
+        Some(score)
     }
 }
 
@@ -166,6 +181,34 @@ mod tests {
         let mut visible = original.clone();
         visible.chunks_exact_mut(4).for_each(|p| p[3] = 128);
         assert!(reference.score(&visible).unwrap() < 50.0);
+    }
+
+    #[test]
+    fn a_composite_that_falls_short_settles_a_transparent_images_score() {
+        // Half opaque and reddened: visible over both backgrounds, more over one.
+        let original = gradient(64, 48)
+            .chunks_exact(4)
+            .flat_map(|p| [p[0], p[1], p[2], 128])
+            .collect::<Vec<u8>>();
+        let reference = Reference::new(&original, 64, 48, true);
+        let tinted: Vec<u8> = original
+            .chunks_exact(4)
+            .flat_map(|p| [p[0].saturating_add(40), p[1], p[2], p[3]])
+            .collect();
+        let both = reference.score(&tinted).unwrap();
+        // Above the score, the answer is the score; below it, one composite is enough, and
+        // its score is below the target, never below the whole score.
+        assert_eq!(reference.score_for(&tinted, both - 1.0).unwrap(), both);
+        // Whichever composite comes first (a fresh reference starts with the dark one; this one
+        // has learnt which is worse).
+        let fresh = Reference::new(&original, 64, 48, true);
+        for reference in [&reference, &fresh] {
+            let short = reference.score_for(&tinted, both + 1.0).unwrap();
+            assert!(
+                short < both + 1.0 && short >= both,
+                "{short} against {both}"
+            );
+        }
     }
 
     #[test]
