@@ -239,9 +239,10 @@ const SAMPLE_PIXELS: u64 = 2_000_000;
 /// [`rgb_png`] writes it (level 11 runs 4; see [`crate::deflate`] for what 2 cost and save).
 const FINAL_PASSES: u32 = 2;
 
-/// Images smaller than this many pixels get level 11's own 4 passes all the same: there they cost
-/// a tenth of a second or less, and `chelsea.png` (0.14 MP) was 1 % larger with 2.
-const SMALL_IMAGE: u64 = 500_000;
+/// Images smaller than this many pixels get level 11's own 4 passes all the same: there the two
+/// more cost a few hundredths of a second, and `chelsea.png` (0.14 MP) was 1 % larger with 2. At
+/// 0.26–0.37 MP they cost 0.15–0.2 s for 0–0.16 % (`ihc.png`, `motorcycle_left.png`).
+const SMALL_IMAGE: u64 = 250_000;
 
 /// The parser passes for a `width`×`height` truecolour file.
 fn final_passes(width: u32, height: u32) -> u32 {
