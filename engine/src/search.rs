@@ -143,8 +143,8 @@ impl Sample {
     /// `MIN_SAMPLE_TILES`.
     pub fn of_at_most(width: u32, height: u32, pixels: u64) -> Option<Self> {
         let whole = u64::from(width) * u64::from(height);
-        let mut stride = 2;
-        while whole / u64::from(stride * stride) > pixels {
+        let mut stride: u32 = 2;
+        while whole / u64::from(stride).pow(2) > pixels {
             stride += 1;
         }
         Self::with_stride(width, height, stride).or_else(|| Self::of(width, height))
