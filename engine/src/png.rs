@@ -1142,9 +1142,10 @@ mod tests {
         assert_eq!(decide((38_484.0, 120_533.0), None), (true, false)); // ui_docs_hidpi.png
         assert_eq!(decide((1_083_915.0, 665_840.0), None), (false, true)); // truchet_4096.png
         assert_eq!(decide((211_966.0, 219_840.0), None), (true, true)); // gimp_splash.png
-                                                                        // A palette larger quickly is compared at full effort: softwaves_1920.png 1.17 quickly,
-                                                                        // 1.30 at full effort (the truecolour file wins whole); storm.png's palette is the smaller
-                                                                        // quickly, so it is searched whole without asking.
+
+        // A palette larger quickly is compared at full effort: softwaves_1920.png 1.17 quickly,
+        // 1.30 at full effort (the truecolour file wins whole); storm.png's palette is the
+        // smaller quickly, so it is searched whole without asking.
         let softwaves = decide((68_969.0, 58_898.0), Some((56_220.0, 43_370.0)));
         assert_eq!(softwaves, (false, true));
         let close = decide((70_000.0, 60_000.0), Some((56_000.0, 50_000.0)));

@@ -6,8 +6,8 @@
 //! colours (counting opacity) it has one candidate: RGB when every pixel is opaque, otherwise
 //! RGBA (the engine does not let it alter transparent pixels), or grey with alpha when every
 //! pixel is grey and there is no profile (an opaque grey image has 256 colours at most). So the
-//! file is known before compressing. Written here, its IDAT comes from [`crate::deflate::zlib`], whose parser
-//! can run fewer passes than level 11's (see there). Any other image goes to oxipng.
+//! file is known before compressing. Written here, its IDAT comes from [`crate::deflate::zlib`],
+//! whose parser can run fewer passes than level 11's (see there). Any other image goes to oxipng.
 
 use std::collections::HashSet;
 
@@ -70,12 +70,11 @@ pub fn write(
 ) -> Result<Vec<u8>, EngineError> {
     let rows = averaged_rows(rgba, width as usize, layout.samples);
     let idat = deflate::zlib(&rows, 11, passes)?;
-    let colour_type = layout.code;
     let mut ihdr = Vec::with_capacity(13);
     ihdr.extend_from_slice(&width.to_be_bytes());
     ihdr.extend_from_slice(&height.to_be_bytes());
     // 8 bits, the colour type, deflate, adaptive filters, progressive
-    ihdr.extend_from_slice(&[8, colour_type, 0, 0, 0]);
+    ihdr.extend_from_slice(&[8, layout.code, 0, 0, 0]);
     let mut png = Vec::with_capacity(idat.len() + 64);
     png.extend_from_slice(b"\x89PNG\r\n\x1a\n");
     chunk(&mut png, b"IHDR", &ihdr);
