@@ -782,7 +782,8 @@ fn encode_truecolour_for_target(
 
 /// The pixels of the lossy truecolour PNG with the coarsest step whose score reaches `target`,
 /// with that score and the search's setting (the step counted down); the search starts at
-/// `guess` when given.
+/// `guess` when given (the sample's answer), and tries the next coarser step after it when it
+/// passes.
 fn truecolour_for_target(
     image: &Decoded,
     reference: &Reference,
@@ -792,19 +793,26 @@ fn truecolour_for_target(
     // The search raises a setting to raise the score: the setting is the step counted down.
     let (finest, coarsest) = (*NEAR_LOSSLESS_STEPS.start(), *NEAR_LOSSLESS_STEPS.end());
     let step_of = |setting: u8| finest + coarsest - setting;
-    let guess = guess.unwrap_or(step_of(8));
-    let found = search::lowest_passing_at_slope(
-        finest,
-        coarsest,
-        guess,
-        target,
-        TRUECOLOUR_SLOPE,
-        |setting| {
-            let pixels = near_lossless(&image.rgba, image.width, step_of(setting));
-            let score = reference.score_for(&pixels, target).unwrap_or(0.0);
-            Ok((score, (pixels, setting)))
-        },
-    )?;
+    let evaluate = |setting| {
+        let pixels = near_lossless(&image.rgba, image.width, step_of(setting));
+        let score = reference.score_for(&pixels, target).unwrap_or(0.0);
+        Ok((score, (pixels, setting)))
+    };
+    // A sample's answer is tried first, then the step just coarser when it passes (see
+    // `search::lowest_passing_near`).
+    let found = match guess {
+        Some(guess) => {
+            search::lowest_passing_near(finest, coarsest, guess, target, TRUECOLOUR_SLOPE, evaluate)
+        }
+        None => search::lowest_passing_at_slope(
+            finest,
+            coarsest,
+            step_of(8),
+            target,
+            TRUECOLOUR_SLOPE,
+            evaluate,
+        ),
+    }?;
     Ok(found.map(|((pixels, setting), score)| (pixels, score, setting)))
 }
 
