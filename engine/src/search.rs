@@ -54,7 +54,7 @@ pub fn lowest_passing_at_slope<T>(
 /// passes, the second evaluation is the setting just below it, which settles the search when the
 /// guess was right, instead of one `slope` puts further down. Otherwise as there.
 ///
-/// On the corpus PNGs the truecolour kind's whole image passed at its sample's step 6 times in 9,
+/// On the corpus PNGs the truecolour kind's whole image passed at its sample's step 6 times in 10,
 /// and the next coarser step failed every time; going `slope`'s way first had tried a step 2–4
 /// coarser that failed by 5–20 points, a third whole-image evaluation on each. Where the guess
 /// failed, one setting at a time cost one more evaluation (`elephants_3840.png`: 0.7 points short
