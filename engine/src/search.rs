@@ -81,17 +81,11 @@ fn search<T>(
     neighbour_first: bool,
     mut evaluate: impl FnMut(u8) -> Result<(f64, T), EngineError>,
 ) -> Result<Option<(T, f64)>, EngineError> {
-    // The slope assumed below a passing first evaluation: infinite (the setting just below next)
-    // for `neighbour_first`; `slope` anywhere else.
-    let mut slope_now = if neighbour_first {
-        f64::INFINITY
-    } else {
-        slope
-    };
     let mut best: Option<(T, f64)> = None;
     let mut fail: Option<Probe> = None; // highest setting known to fail
     let mut pass: Option<Probe> = None; // lowest setting known to pass
-    let mut next = guess.clamp(low, high);
+    let first = guess.clamp(low, high);
+    let mut next = first;
     let mut same_side = 0u8;
     let mut last_side_pass = None;
     loop {
@@ -133,15 +127,15 @@ fn search<T>(
                 let step = ((target - f.score) / slope + 1.0).ceil().clamp(1.0, 255.0) as u8;
                 f.setting.saturating_add(step).clamp(lo, high)
             }
+            // Only the first setting evaluated, and it passed: with `neighbour_first`, the
+            // setting just below it.
+            (None, Some(p)) if neighbour_first && p.setting == first => p.setting - 1,
             (None, Some(p)) => {
-                let step = ((p.score - target) / slope_now + 1.0)
-                    .ceil()
-                    .clamp(1.0, 255.0) as u8;
+                let step = ((p.score - target) / slope + 1.0).ceil().clamp(1.0, 255.0) as u8;
                 p.setting.saturating_sub(step).clamp(low, hi - 1)
             }
             (None, None) => unreachable!("one probe has been made"),
         };
-        slope_now = slope;
     }
 }
 
