@@ -3324,6 +3324,97 @@ deflate_set_initial_costs(struct libdeflate_compressor *c,
  * end node is computed and the match/literal choice that begins that path is
  * saved.
  */
+#ifdef SLIMAGE_AVX2_MIN_COST_PATH
+#include <immintrin.h>
+/*
+ * Slimage: the loop of deflate_find_min_cost_path() over a node's matches,
+ * every length of every match costed 8 at a time (masked past a match's
+ * length), each lane keeping its lowest cost with its length and offset (the
+ * first, lengths rising).  The lanes' best replaces the literal in *best and
+ * cur_node->item as the scalar loop would: only when strictly cheaper, and of
+ * equal costs the shortest length.  The same choices, without a branch a
+ * length.
+ */
+static forceinline void
+slimage_min_cost_matches(struct libdeflate_compressor *c,
+			 struct deflate_optimum_node *cur_node,
+			 const struct lz_match *match,
+			 const struct lz_match *end, u32 *best)
+{
+	const __m256i ones = _mm256_set1_epi32(-1);
+	const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+	const __m256i pairs_lo = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);
+	const __m256i pairs_hi = _mm256_setr_epi32(4, 4, 5, 5, 6, 6, 7, 7);
+	__m256i vbest = ones;
+	__m256i vkey = ones;
+	u32 len = DEFLATE_MIN_MATCH_LEN;
+	u32 cost, key, key_len;
+	__m256i m, k;
+
+	do {
+		u32 offset = match->offset;
+		u32 offset_cost = c->p.n.costs.offset_slot[
+					c->p.n.offset_slot_full[offset]];
+		const __m256i voffset_cost = _mm256_set1_epi32((int)offset_cost);
+		/* length << 16 | offset, for each lane */
+		__m256i vk = _mm256_or_si256(
+			_mm256_slli_epi32(_mm256_add_epi32(
+				_mm256_set1_epi32((int)len), iota), 16),
+			_mm256_set1_epi32((int)offset));
+
+		do {
+			/* lanes at or below the match's length */
+			const __m256i left = _mm256_set1_epi32(
+				(int)(match->length - len + 1));
+			__m256i in = _mm256_cmpgt_epi32(left, iota);
+			__m256i lc = _mm256_maskload_epi32(
+				(const int *)&c->p.n.costs.length[len], in);
+			__m256i a = _mm256_maskload_epi32(
+				(const int *)(cur_node + len),
+				_mm256_cmpgt_epi32(left, pairs_lo));
+			__m256i b = _mm256_maskload_epi32(
+				(const int *)(cur_node + len + 4),
+				_mm256_cmpgt_epi32(left, pairs_hi));
+			__m256 even = _mm256_shuffle_ps(
+				_mm256_castsi256_ps(a), _mm256_castsi256_ps(b),
+				_MM_SHUFFLE(2, 0, 2, 0));
+			__m256i vcost = _mm256_add_epi32(
+				_mm256_add_epi32(voffset_cost, lc),
+				_mm256_permute4x64_epi64(
+					_mm256_castps_si256(even),
+					_MM_SHUFFLE(3, 1, 2, 0)));
+			__m256i lower, kept;
+
+			vcost = _mm256_blendv_epi8(ones, vcost, in);
+			lower = _mm256_min_epu32(vcost, vbest);
+			kept = _mm256_cmpeq_epi32(lower, vbest);
+			vbest = lower;
+			vkey = _mm256_blendv_epi8(vk, vkey, kept);
+			vk = _mm256_add_epi32(vk, _mm256_set1_epi32(8 << 16));
+			len += 8;
+		} while (len <= match->length);
+		len = match->length + 1;
+	} while (++match != end);
+
+	/* The lowest cost over the lanes... */
+	m = _mm256_min_epu32(vbest, _mm256_permute2x128_si256(vbest, vbest, 1));
+	m = _mm256_min_epu32(m, _mm256_shuffle_epi32(m, _MM_SHUFFLE(1, 0, 3, 2)));
+	m = _mm256_min_epu32(m, _mm256_shuffle_epi32(m, _MM_SHUFFLE(2, 3, 0, 1)));
+	/* ...and of those lanes, the shortest length. */
+	k = _mm256_blendv_epi8(ones, vkey, _mm256_cmpeq_epi32(vbest, m));
+	k = _mm256_min_epu32(k, _mm256_permute2x128_si256(k, k, 1));
+	k = _mm256_min_epu32(k, _mm256_shuffle_epi32(k, _MM_SHUFFLE(1, 0, 3, 2)));
+	k = _mm256_min_epu32(k, _mm256_shuffle_epi32(k, _MM_SHUFFLE(2, 3, 0, 1)));
+	cost = (u32)_mm256_cvtsi256_si32(m);
+	key = (u32)_mm256_cvtsi256_si32(k);
+	key_len = key >> 16;
+	if (cost < *best) {
+		*best = cost;
+		cur_node->item = key_len | ((key & 0xFFFF) << OPTIMUM_OFFSET_SHIFT);
+	}
+}
+#endif /* SLIMAGE_AVX2_MIN_COST_PATH */
+
 static void
 deflate_find_min_cost_path(struct libdeflate_compressor *c,
 			   const u32 block_length,
@@ -3371,6 +3462,12 @@ deflate_find_min_cost_path(struct libdeflate_compressor *c,
 			 */
 			match = cache_ptr - num_matches;
 			len = DEFLATE_MIN_MATCH_LEN;
+#ifdef SLIMAGE_AVX2_MIN_COST_PATH
+			slimage_min_cost_matches(c, cur_node, match,
+						 cache_ptr, &best_cost_to_end);
+			(void)offset; (void)offset_slot; (void)offset_cost;
+			(void)cost_to_end; (void)len;
+#else
 			do {
 				offset = match->offset;
 				offset_slot = c->p.n.offset_slot_full[offset];
@@ -3388,6 +3485,7 @@ deflate_find_min_cost_path(struct libdeflate_compressor *c,
 					}
 				} while (++len <= match->length);
 			} while (++match != cache_ptr);
+#endif
 			cache_ptr -= num_matches;
 		}
 		cur_node->cost_to_end = best_cost_to_end;
