@@ -188,18 +188,21 @@ pub fn encode_lossy_for_target(
         Some(sample) => palette_for_target_sampled(image, reference, target, sample),
         None => palette_for_target(image, reference, target),
     };
-    let search_truecolour = |guess| truecolour_for_target(image, reference, target, guess);
-    let step = plan.truecolour_setting;
+    let truecolour_sample = plan.truecolour_sample.take();
+    let search_truecolour = || {
+        let lead = truecolour_sample.as_ref();
+        Ok::<_, EngineError>(truecolour_for_target(image, reference, target, lead)?.0)
+    };
     let (palette, truecolour) = match (plan.palette, plan.truecolour) {
         (true, false) => match search_palette()? {
             Some(found) => (Some(found), None),
-            None => (None, search_truecolour(step)?),
+            None => (None, search_truecolour()?),
         },
-        (false, true) => match search_truecolour(step)? {
+        (false, true) => match search_truecolour()? {
             Some(found) => (None, Some(found)),
             None => (search_palette()?, None),
         },
-        _ => (search_palette()?, search_truecolour(step)?),
+        _ => (search_palette()?, search_truecolour()?),
     };
     let (width, height, icc) = (image.width, image.height, image.icc_profile.as_deref());
     let (palette, truecolour) = match (palette, truecolour) {
@@ -357,12 +360,12 @@ fn truecolour_size(
     Ok(encode_averaged_with(image, pixels.to_vec(), options)?.len() as f64)
 }
 
-/// Which lossy kinds to search on the whole image (at least one), and the truecolour setting
-/// the sample found.
+/// Which lossy kinds to search on the whole image (at least one), and what the truecolour search
+/// on the sample found when it passed.
 struct Plan {
     palette: bool,
     truecolour: bool,
-    truecolour_setting: Option<u8>,
+    truecolour_sample: Option<TruecolourSample>,
     /// The sample and what its palette search learned, to lead the whole image's palette search
     /// (when the palette passed on the sample and is searched whole).
     palette_sample: Option<PaletteSample>,
@@ -373,7 +376,7 @@ impl Default for Plan {
         Self {
             palette: true,
             truecolour: true,
-            truecolour_setting: None,
+            truecolour_sample: None,
             palette_sample: None,
         }
     }
@@ -417,8 +420,10 @@ fn plan_on_sample(
     let reference = Reference::new(&mosaic.rgba, mosaic.width, mosaic.height, mosaic.has_alpha);
     let mut probes = PaletteProbes::default();
     let palette = search_palette(&mosaic, &reference, target, &mut probes)?;
-    let truecolour = truecolour_for_target(&mosaic, &reference, target, None)?;
-    let truecolour_setting = truecolour.as_ref().map(|&(_, _, setting)| setting);
+    let (truecolour, scores) = truecolour_for_target(&mosaic, &reference, target, None)?;
+    let truecolour_sample = truecolour
+        .as_ref()
+        .map(|&(_, _, answer)| TruecolourSample { answer, scores });
     // The passing kinds' sample files written quickly, once: for the bound and for comparing the
     // kinds (which needs both).
     let (quick_palette, quick_truecolour) =
@@ -467,7 +472,7 @@ fn plan_on_sample(
         return Ok(Plan {
             palette: passed || truecolour.is_none(),
             truecolour: truecolour.is_some() || !passed,
-            truecolour_setting,
+            truecolour_sample,
             palette_sample: passed.then_some(PaletteSample {
                 mosaic,
                 reference,
@@ -487,7 +492,7 @@ fn plan_on_sample(
     Ok(Plan {
         palette: search_palette,
         truecolour: search_truecolour,
-        truecolour_setting,
+        truecolour_sample,
         palette_sample: search_palette.then_some(PaletteSample {
             mosaic,
             reference,
@@ -776,34 +781,48 @@ fn encode_truecolour_for_target(
     target: f64,
 ) -> Result<Option<(Vec<u8>, f64)>, EngineError> {
     truecolour_for_target(image, reference, target, None)?
+        .0
         .map(|(pixels, score, _)| Ok((encode_truecolour(image, pixels)?, score)))
         .transpose()
 }
 
+/// What the truecolour search found on a sample: the setting it answered, and every score it
+/// measured by setting.
+struct TruecolourSample {
+    answer: u8,
+    scores: search::SampleScores,
+}
+
 /// The pixels of the lossy truecolour PNG with the coarsest step whose score reaches `target`,
-/// with that score and the search's setting (the step counted down); the search starts at
-/// `guess` when given (the sample's answer), and tries the next coarser step after it when it
-/// passes.
+/// with that score and the search's setting (the step counted down), and every score measured by
+/// setting. Led by a sample's search (`lead`), it starts at the sample's answer and takes the
+/// settings the sample's scores say fail as failing (see `search::lowest_passing_led`).
 fn truecolour_for_target(
     image: &Decoded,
     reference: &Reference,
     target: f64,
-    guess: Option<u8>,
-) -> Result<Option<(Vec<u8>, f64, u8)>, EngineError> {
+    lead: Option<&TruecolourSample>,
+) -> Result<TruecolourFound, EngineError> {
     // The search raises a setting to raise the score: the setting is the step counted down.
     let (finest, coarsest) = (*NEAR_LOSSLESS_STEPS.start(), *NEAR_LOSSLESS_STEPS.end());
     let step_of = |setting: u8| finest + coarsest - setting;
+    let mut scores = search::SampleScores::new();
     let evaluate = |setting| {
         let pixels = near_lossless(&image.rgba, image.width, step_of(setting));
         let score = reference.score_for(&pixels, target).unwrap_or(0.0);
+        scores.insert(setting, score);
         Ok((score, (pixels, setting)))
     };
-    // A sample's answer is tried first, then the step just coarser when it passes (see
-    // `search::lowest_passing_near`).
-    let found = match guess {
-        Some(guess) => {
-            search::lowest_passing_near(finest, coarsest, guess, target, TRUECOLOUR_SLOPE, evaluate)
-        }
+    let found = match lead {
+        Some(sample) => search::lowest_passing_led(
+            finest,
+            coarsest,
+            sample.answer,
+            target,
+            TRUECOLOUR_SLOPE,
+            &sample.scores,
+            evaluate,
+        ),
         None => search::lowest_passing_at_slope(
             finest,
             coarsest,
@@ -813,8 +832,14 @@ fn truecolour_for_target(
             evaluate,
         ),
     }?;
-    Ok(found.map(|((pixels, setting), score)| (pixels, score, setting)))
+    Ok((
+        found.map(|((pixels, setting), score)| (pixels, score, setting)),
+        scores,
+    ))
 }
+
+/// A truecolour search's answer (pixels, score, setting), and every score it measured.
+type TruecolourFound = (Option<(Vec<u8>, f64, u8)>, search::SampleScores);
 
 /// A palette PNG at a fixed quantiser quality (1–100), with its score when measurable.
 pub fn encode_lossy_at(
