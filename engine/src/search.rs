@@ -92,11 +92,11 @@ fn search<T>(
     sample: Option<&SampleScores>,
     mut evaluate: impl FnMut(u8) -> Result<(f64, T), EngineError>,
 ) -> Result<Option<(T, f64)>, EngineError> {
+    // The whole score less the sample's, at each setting evaluated whole that the sample scored.
+    let mut offsets: Vec<(u8, f64)> = Vec::new();
     let mut best: Option<(T, f64)> = None;
     let mut fail: Option<Probe> = None; // highest setting known to fail
     let mut pass: Option<Probe> = None; // lowest setting known to pass
-                                        // Whole score less the sample's, at each setting evaluated whole that the sample scored.
-    let mut offsets: Vec<(u8, f64)> = Vec::new();
     let first = guess.clamp(low, high);
     let mut next = first;
     let mut same_side = 0u8;
