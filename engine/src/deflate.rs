@@ -143,7 +143,7 @@ mod tests {
     }
 
     #[test]
-    fn level_11_is_libdeflates_level_11_byte_for_byte_at_any_pass_count() {
+    fn levels_10_to_12_are_libdeflates_byte_for_byte() {
         for data in [sample_data(), smooth_data()] {
             for level in [10, 11, 12] {
                 let mut stock =
