@@ -172,6 +172,28 @@ async fn log_out_ends_the_session_on_the_server(backend: Backend) {
     assert_eq!((status.as_u16(), variant.as_str()), (401, "Unauthorized"));
 }
 
+async fn a_request_still_running_at_log_out_does_not_sign_the_browser_back_in(backend: Backend) {
+    use tower_sessions::{session::Id, session_store::SessionStore};
+
+    let app = TestApp::spawn(backend).await;
+    let mut browser = Browser::new(&app);
+    browser.sign_up("ada@example.com", PASSWORD).await;
+    let cookie = browser.cookie.clone().unwrap();
+    let id: Id = cookie.split_once('=').unwrap().1.parse().unwrap();
+    // A request that loaded the session before the log-out (the account page's data, say) and
+    // saves it after it, as every request does to renew the 14 days.
+    let store = app::ssr::sessions::SqlSessionStore::new(app.state.db.clone());
+    let in_flight = store.load(&id).await.unwrap().expect("signed in");
+    let response = browser.call("logout", &[]).await;
+    assert_eq!(redirected_to(&response), "/");
+    store.save(&in_flight).await.unwrap();
+
+    // The old cookie stays signed out.
+    browser.cookie = Some(cookie);
+    assert_eq!(browser.account().await, Value::Null);
+    assert!(store.load(&id).await.unwrap().is_none());
+}
+
 async fn log_in_cycles_the_session_id(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     Browser::new(&app)
@@ -594,6 +616,7 @@ backend_tests!(
     duplicate_and_invalid_sign_ups_are_refused_next_to_the_field,
     wrong_passwords_get_one_generic_error_then_a_lock_with_retry_after,
     log_out_ends_the_session_on_the_server,
+    a_request_still_running_at_log_out_does_not_sign_the_browser_back_in,
     log_in_cycles_the_session_id,
     changing_the_password_ends_every_other_session,
     a_reset_link_works_once_within_the_hour,

@@ -59,7 +59,7 @@ impl SessionStore for SqlSessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         // A 128-bit random id collides essentially never; retry anyway rather than overwrite.
         loop {
-            let inserted = insert(&self.db, record, false).await.map_err(backend)?;
+            let inserted = insert(&self.db, record).await.map_err(backend)?;
             if inserted {
                 return Ok(());
             }
@@ -67,11 +67,13 @@ impl SessionStore for SqlSessionStore {
         }
     }
 
+    /// Updates a session loaded earlier in the request, and never brings back one that was deleted
+    /// meanwhile: every request saves its session at the end (each renews the 14 days), so an
+    /// upsert here let a request still running when the user logged out (or when a password
+    /// change ended the other devices) sign that browser back in. In Chromium, a log-out clicked
+    /// while the account page was still loading left the header showing "Log out".
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        insert(&self.db, record, true)
-            .await
-            .map_err(backend)
-            .map(drop)
+        update(&self.db, record).await.map_err(backend)
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
@@ -108,18 +110,33 @@ impl SessionStore for SqlSessionStore {
     }
 }
 
-/// Writes `record`; with `overwrite` false an existing id is left alone and `false` returned.
-async fn insert(db: &Db, record: &Record, overwrite: bool) -> Result<bool, sqlx::Error> {
+/// Writes a new `record`; an existing id is left alone and `false` returned.
+async fn insert(db: &Db, record: &Record) -> Result<bool, sqlx::Error> {
+    write(
+        db,
+        record,
+        "INSERT INTO sessions (id_hash, user_id, data, expires_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (id_hash) DO NOTHING",
+    )
+    .await
+}
+
+/// Rewrites `record` where its row still exists; a deleted session stays deleted.
+async fn update(db: &Db, record: &Record) -> Result<(), sqlx::Error> {
+    write(
+        db,
+        record,
+        "UPDATE sessions SET user_id = $2, data = $3, expires_at = $4 WHERE id_hash = $1",
+    )
+    .await
+    .map(drop)
+}
+
+/// Runs `sql` with `record`'s id hash, user id, data and expiry as `$1`–`$4`; whether a row was
+/// written.
+async fn write(db: &Db, record: &Record, sql: &str) -> Result<bool, sqlx::Error> {
     let data = serde_json::to_string(&record.data).map_err(|e| sqlx::Error::Encode(e.into()))?;
     let user_id = record.data.get(USER_ID_KEY).and_then(|v| v.as_i64());
-    let sql = if overwrite {
-        "INSERT INTO sessions (id_hash, user_id, data, expires_at) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (id_hash) DO UPDATE SET user_id = excluded.user_id, data = excluded.data, \
-         expires_at = excluded.expires_at"
-    } else {
-        "INSERT INTO sessions (id_hash, user_id, data, expires_at) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (id_hash) DO NOTHING"
-    };
     let result = on_pool!(db, pool => sqlx::query(sql)
         .bind(sha256_hex(&record.id.to_string()))
         .bind(user_id)
